@@ -1,0 +1,156 @@
+"""Command line: ``python -m tf2_port {train,eval,export} MODEL ...``.
+
+Exit codes: 0 success, 2 usage error, 3 data or checkpoint error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_USAGE = 2
+EXIT_DATA = 3
+MODEL_NAMES = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class", "alexnet_cifar10")
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """KEY=VALUE with a JSON (or Python-style True/False/None) value; else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    python_words = {"True": True, "False": False, "None": None}
+    if raw in python_words:
+        return key, python_words[raw]
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=MODEL_NAMES, help="which port")
+    parser.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        type=_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. extra_bias=True or conv4_3_filters=2512 (repeatable)",
+    )
+    parser.add_argument("--data-dir", help="dataset directory (default: the embedded sample)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tf2_port", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train (resuming from --ckpt-dir)")
+    _add_model_options(train)
+    train.add_argument("--steps", type=int, help="total steps (default: the original's)")
+    train.add_argument("--batch-size", type=int, help="global batch size (default: the original's)")
+    train.add_argument("--ckpt-dir", help="checkpoint directory (default runs/tf2_port/MODEL/ckpt)")
+    train.add_argument("--logdir", help="TensorBoard directory (default runs/tf2_port/MODEL/logs)")
+    train.add_argument("--seed", type=int, help="seed of initialisation and data order")
+    train.add_argument(
+        "--strategy", choices=("default", "mirrored", "multiworker"), default="default"
+    )
+    train.add_argument("--save-every", type=int, default=100, help="checkpoint period in steps")
+    train.add_argument("--log-every", type=int, default=10, help="TensorBoard period in steps")
+    train.add_argument(
+        "--deterministic", action="store_true", help="no shuffling and no augmentation"
+    )
+
+    evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the test split")
+    _add_model_options(evaluate)
+    evaluate.add_argument("--ckpt-dir", required=True, help="checkpoint directory or prefix")
+    evaluate.add_argument("--batch-size", type=int)
+    evaluate.add_argument("--max-batches", type=int, help="stop after this many batches")
+
+    export = commands.add_parser("export", help="export a checkpoint to .keras and/or SavedModel")
+    _add_model_options(export)
+    export.add_argument("--ckpt-dir", required=True, help="checkpoint directory or prefix")
+    export.add_argument("--keras", dest="keras_path", help="output .keras file")
+    export.add_argument("--saved-model", help="output SavedModel directory")
+    export.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return parser
+
+
+def _default_dir(model: str, leaf: str) -> str:
+    return os.path.join("runs", "tf2_port", model, leaf)
+
+
+def _train(args) -> None:
+    from tf2_port import train
+
+    settings = train.RunSettings(
+        ckpt_dir=args.ckpt_dir or _default_dir(args.model, "ckpt"),
+        logdir=args.logdir or _default_dir(args.model, "logs"),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        strategy=args.strategy,
+        deterministic=args.deterministic,
+        save_every=args.save_every,
+        log_every=args.log_every,
+    )
+    result = train.train(args.model, settings, **dict(args.options))
+    if result.checkpoint:
+        print(f"step {result.step}; checkpoint {result.checkpoint}")
+
+
+def _eval(args) -> None:
+    from tf2_port import train
+
+    overrides = dict(args.options)
+    model = train.load(args.model, args.ckpt_dir, **overrides)
+    saved = train.read_run_config(train.checkpoint_prefix(args.ckpt_dir)[1])
+    merged = {**(saved["overrides"] if saved else {}), **overrides}
+    metrics = train.evaluate(
+        args.model,
+        model,
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+        **merged,
+    )
+    print(json.dumps(metrics))
+
+
+def _export(args) -> None:
+    from tf2_port import export, train
+
+    if not (args.keras_path or args.saved_model):
+        raise SystemExit("export: give --keras PATH and/or --saved-model DIR")
+    model = train.load(args.model, args.ckpt_dir, **dict(args.options))
+    if args.keras_path:
+        print(export.export_keras(model, args.keras_path, overwrite=args.overwrite))
+    if args.saved_model:
+        print(export.export_saved_model(model, args.saved_model, overwrite=args.overwrite))
+
+
+COMMANDS = {"train": _train, "eval": _eval, "export": _export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from formats.errors import DataDirError, FormatError
+
+    try:
+        COMMANDS[args.command](args)
+    except (DataDirError, FormatError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DATA
+    except (TypeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

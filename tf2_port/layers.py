@@ -1,0 +1,220 @@
+"""Small Keras 3 layers and a regularizer that the ports need to match TF1 exactly.
+
+* :class:`LocalResponseNormalization` wraps ``tf.nn.lrn`` (Keras 3 has no LRN layer).
+* :class:`BiasAdd` is a bias on its own, for the residual blocks' ``b_conv_fin``
+  and for seed003's shared ``conv_3`` kernel (the kernel is shared, its bias is not).
+* :class:`TF1BatchNormalization` is Keras ``BatchNormalization`` whose moving
+  variance is updated like ``tf.layers.batch_normalization``'s fused kernel.
+* :class:`BatchNormal` reproduces seed004's hand-written ``batch_normal()``.
+* :class:`L2WeightLoss` is ``wl * tf.nn.l2_loss(w)``, the cifar10 tutorial's weight decay.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+_PACKAGE = "tf2_port"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LocalResponseNormalization(keras.layers.Layer):
+    """``tf.nn.lrn`` over the channel axis of NHWC inputs.
+
+    The defaults are ``tf.nn.lrn``'s own (depth_radius 5, bias 1, alpha 1,
+    beta 0.5): seed001's ``norm2`` relies on the default depth_radius.
+    """
+
+    def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius = depth_radius
+        self.bias = bias
+        self.alpha = alpha
+        self.beta = beta
+
+    def call(self, inputs):
+        return tf.nn.local_response_normalization(
+            inputs,
+            depth_radius=self.depth_radius,
+            bias=self.bias,
+            alpha=self.alpha,
+            beta=self.beta,
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depth_radius": self.depth_radius,
+            "bias": self.bias,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BiasAdd(keras.layers.Layer):
+    """Adds a learned bias vector over the last axis."""
+
+    def __init__(self, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            shape=(input_shape[-1],), initializer=self.bias_initializer, name="bias"
+        )
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+
+
+def _moving_average_update(variable, value, momentum):
+    """``variable -= (variable - value) * (1 - momentum)``, TF1's assign_moving_average."""
+    variable.assign(variable - (variable - value) * (1.0 - momentum))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TF1BatchNormalization(keras.layers.BatchNormalization):
+    """Keras ``BatchNormalization`` with ``tf.layers.batch_normalization``'s statistics.
+
+    Momentum 0.99 and epsilon 1e-3 are the defaults of both APIs. They differ in
+    the moving variance: TF1's layer uses the fused kernel for NHWC inputs,
+    which stores the *unbiased* batch variance (times n / (n - 1), n the number
+    of reduced elements), while Keras 3 stores the biased one. The normalised
+    output (batch statistics, biased variance) is the same in both.
+    ``unbiased_moving_variance=False`` gives plain Keras behaviour.
+    """
+
+    def __init__(self, unbiased_moving_variance=True, **kwargs):
+        super().__init__(**kwargs)
+        self.unbiased_moving_variance = unbiased_moving_variance
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and self.unbiased_moving_variance):
+            return super().call(inputs, training=training, mask=mask)
+        if mask is not None:
+            raise ValueError(f"{self.name}: masks are not supported with unbiased_moving_variance")
+        mean, variance = self._moments(inputs, None)
+        correction = self._bessel_correction(inputs, variance.dtype)
+        _moving_average_update(self.moving_mean, mean, self.momentum)
+        _moving_average_update(self.moving_variance, variance * correction, self.momentum)
+        return ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis=self.axis,
+            offset=self.beta if self.center else None,
+            scale=self.gamma if self.scale else None,
+            epsilon=self.epsilon,
+        )
+
+    def _bessel_correction(self, inputs, dtype):
+        """n / (n - 1) for the n elements each channel's statistics reduce over."""
+        sizes = [inputs.shape[axis] for axis in self._reduction_axes]
+        if None in sizes:
+            dynamic = ops.shape(inputs)
+            count = ops.cast(math.prod(dynamic[axis] for axis in self._reduction_axes), dtype)
+        else:
+            count = ops.cast(math.prod(sizes), dtype)
+        return count / (count - 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "unbiased_moving_variance": self.unbiased_moving_variance}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BatchNormal(keras.layers.Layer):
+    """seed004's hand-written ``batch_normal(xs, out_size)`` as a layer.
+
+    The original normalises with ``tf.nn.moments`` over every axis but the last,
+    with ``scale`` (ones) and ``shift`` (zeros) variables and epsilon 0.001. It
+    also keeps an ``ExponentialMovingAverage(decay=0.9)`` of the batch mean and
+    variance (shadows start at zero, no debiasing) that is updated on *every*
+    call, training or not, and never read: batch statistics are used at
+    inference too. That is the default here.
+
+    ``use_moving_statistics_at_inference=True`` is the fix (option
+    ``fix_batch_normal_inference``): the averages are updated only in training
+    and used when ``training`` is false.
+    """
+
+    def __init__(
+        self, decay=0.9, epsilon=0.001, use_moving_statistics_at_inference=False, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.decay = decay
+        self.epsilon = epsilon
+        self.use_moving_statistics_at_inference = use_moving_statistics_at_inference
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self.scale = self.add_weight(shape=shape, initializer="ones", name="scale")
+        self.shift = self.add_weight(shape=shape, initializer="zeros", name="shift")
+        # ExponentialMovingAverage.apply() on tensors creates zero-filled shadows.
+        self.moving_mean = self.add_weight(
+            shape=shape, initializer="zeros", trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape=shape, initializer="zeros", trainable=False, name="moving_variance"
+        )
+
+    def _update_averages(self, mean, variance):
+        # TF1 computes 1 - decay in float32 (0.100000024 for 0.9), not in Python.
+        one_minus_decay = tf.constant(1.0, tf.float32) - tf.constant(self.decay, tf.float32)
+        for average, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            average.assign(average - (average - value) * one_minus_decay)
+
+    def call(self, inputs, training=None):
+        if self.use_moving_statistics_at_inference and not training:
+            mean, variance = self.moving_mean, self.moving_variance
+        else:
+            axes = list(range(len(inputs.shape) - 1))
+            mean, variance = tf.nn.moments(inputs, axes=axes)
+            self._update_averages(mean, variance)
+        return tf.nn.batch_normalization(
+            inputs, mean, variance, self.shift, self.scale, self.epsilon
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "decay": self.decay,
+            "epsilon": self.epsilon,
+            "use_moving_statistics_at_inference": self.use_moving_statistics_at_inference,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class L2WeightLoss(keras.regularizers.Regularizer):
+    """``wl * tf.nn.l2_loss(w)`` = ``wl * sum(w ** 2) / 2``.
+
+    Keras' ``L2(l)`` is ``l * sum(w ** 2)``; this spells the cifar10 tutorial's
+    ``variable_with_weight_loss`` directly so the coefficient reads as in the original.
+    """
+
+    def __init__(self, wl):
+        self.wl = wl
+
+    def __call__(self, x):
+        return self.wl * tf.nn.l2_loss(x)
+
+    def get_config(self):
+        return {"wl": self.wl}
