@@ -33,13 +33,15 @@ def _option(text: str) -> tuple[str, Any]:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=MODEL_NAMES, help="which port")
     parser.add_argument(
+        "--option",
         "--set",
         dest="options",
         action="append",
         type=_option,
         default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. extra_bias=True or conv4_3_filters=2512 (repeatable)",
+        metavar="NAME=VALUE",
+        help="set a model option (the same names as python -m legacy_tf1 --option), "
+        "e.g. extra_bias=True or conv4_3_filters=2512 (repeatable; --set is an alias)",
     )
     parser.add_argument("--data-dir", help="dataset directory (default: the embedded sample)")
 
