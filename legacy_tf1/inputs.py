@@ -256,6 +256,14 @@ def _extract_labels(path: str, *, one_hot: bool) -> np.ndarray:
     return dense_to_one_hot(labels, MNIST_NUM_CLASSES) if one_hot else labels
 
 
+def _check_counts(images_path: str, images, labels_path: str, labels) -> None:
+    # DataSet would raise a bare ValueError later; a data error must name the files.
+    if len(images) != len(labels):
+        raise FormatError(
+            images_path, f"holds {len(images)} images but {labels_path} holds {len(labels)} labels"
+        )
+
+
 def read_data_sets(
     train_dir: str | os.PathLike,
     fake_data: bool = False,
@@ -285,6 +293,8 @@ def read_data_sets(
     train_labels = _extract_labels(paths[1], one_hot=one_hot)
     test_images = _extract_images(paths[2])
     test_labels = _extract_labels(paths[3], one_hot=one_hot)
+    _check_counts(paths[0], train_images, paths[1], train_labels)
+    _check_counts(paths[2], test_images, paths[3], test_labels)
     if not 0 <= validation_size <= len(train_images):
         raise ValueError(
             f"Validation size should be between 0 and {len(train_images)}. "

@@ -234,8 +234,13 @@ def run_script(options: RunOptions) -> int:
         lambda: finisher.finish(_interrupted(started, "Ctrl-C; the script did not stop in time"))
     )
     watcher.start()
+    runner_pid = os.getpid()
     outcome = _execute(options, source, script_path, runtime, recorder, files, watcher, started)
     watcher.stop()
+    if os.getpid() != runner_pid:
+        # A child the script forked ran off the end of the script: exit as Python
+        # would, leaving the summary and report to the parent (the real outcome).
+        return outcome.exit_code
     finisher.finish(outcome)
     if outcome.status == "interrupted":
         sys.stdout.flush()
