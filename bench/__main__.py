@@ -1,0 +1,155 @@
+"""``python -m bench``: run every benchmark, each in a fresh process, and write the reports.
+
+Writes ``reports/bench.json`` and ``reports/bench.md``; ``--publish`` also
+writes the commit-ready copies ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
+``--quick`` runs one counted round of everything (a smoke test, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import report
+from bench.cases import CASES, ROOT, TRAINABLE_MODELS
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One case run in its own process."""
+
+    case: str
+    rounds: int
+    warmup: int = 1
+    model: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.case}[{self.model}]" if self.model else self.case
+
+
+def plan(
+    cases: list[str], models: list[str], quick: bool, max_rounds: int | None = None
+) -> list[Job]:
+    """The jobs to run, with repetition counts chosen to fit ~15 minutes on 2 cores.
+
+    ``max_rounds`` caps every case's counted rounds (for a busy machine).
+    """
+    rounds = {
+        "train_step": 7,
+        "vgg16_forward": 5,
+        "input_pipeline": 7,
+        "runner_overhead": 5,
+        "converter": 3,
+    }
+    if max_rounds is not None:
+        rounds = {case: min(count, max_rounds) for case, count in rounds.items()}
+    jobs = []
+    for case in cases:
+        if case == "train_step":
+            for model in models:
+                # vgg16 at batch 32 and 224x224 takes seconds per step on 2 cores.
+                count = min(3, rounds[case]) if model == "vgg16" else rounds[case]
+                jobs.append(Job(case, 1 if quick else count, 1, model))
+        else:
+            jobs.append(Job(case, 1 if quick else rounds[case], 0 if quick else 1))
+    return jobs
+
+
+def run_job(job: Job) -> dict:
+    """Run ``job`` in a child process and return its keyed results."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        output = Path(scratch) / "result.json"
+        command = [sys.executable, "-m", "bench.cases", job.case, "--output", str(output)]
+        command += ["--rounds", str(job.rounds), "--warmup", str(job.warmup)]
+        if job.model:
+            command += ["--model", job.model]
+        subprocess.run(command, check=True, cwd=ROOT)
+        return json.loads(output.read_text())
+
+
+def machine_info() -> dict[str, object]:
+    """Cores, CPU, TF/Python versions and whether oneDNN custom ops are on."""
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "tensorflow": importlib.metadata.version("tensorflow"),
+        "keras": importlib.metadata.version("keras"),
+        # TF 2.21 turns oneDNN custom ops on by default on x86 Linux.
+        "onednn": "on (default)" if onednn is None else ("off" if onednn == "0" else "on"),
+        "platform": platform.platform(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load_average() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and write the reports."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--models", nargs="+", choices=TRAINABLE_MODELS, default=TRAINABLE_MODELS)
+    parser.add_argument("--quick", action="store_true", help="one round each: a smoke test")
+    parser.add_argument("--max-rounds", type=int, help="cap every case's counted rounds")
+    parser.add_argument("--reports", default=str(ROOT / "reports"), help="report directory")
+    parser.add_argument("--publish", action="store_true", help="also write docs/benchmarks.*")
+    args = parser.parse_args(argv)
+    load_before = _load_average()
+    started = time.perf_counter()
+    results: dict = {}
+    failures: dict[str, str] = {}
+    for job in plan(args.cases, list(args.models), args.quick, args.max_rounds):
+        print(f"[bench] {job.label}: {job.rounds} rounds after {job.warmup} warm-up", flush=True)
+        job_start = time.perf_counter()
+        try:
+            results.update(run_job(job))
+        except subprocess.CalledProcessError as error:
+            # One broken case must not cost the figures of the others; it is reported.
+            failures[job.label] = f"exit code {error.returncode} (see the log above)"
+            print(f"[bench] {job.label} FAILED: {failures[job.label]}", flush=True)
+        print(f"[bench] {job.label} done in {time.perf_counter() - job_start:.0f} s", flush=True)
+    meta = {
+        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "quick": args.quick,
+        "machine": machine_info(),
+        "load_average": {"before": load_before, "after": _load_average()},
+        "total_s": round(time.perf_counter() - started),
+        "failures": failures,
+    }
+    document = report.assemble(results, meta)
+    written = report.write_reports(document, Path(args.reports), "bench")
+    if args.publish:
+        written += report.write_reports(document, ROOT / "docs", "benchmarks")
+    print(report.render_markdown(document))
+    print("[bench] wrote " + ", ".join(map(str, written)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,585 @@
+"""One function per benchmark key; each runs in its own process (see :mod:`bench.__main__`).
+
+``python -m bench.cases KEY --output FILE [--model NAME] [--rounds N] [--warmup N]``
+runs one case and writes its result (``{"value": ..., "details": ...}``) to FILE
+as JSON. TensorFlow is imported here only, inside the case functions, so the
+process measuring subprocesses (runner overhead, the converter) stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.runner import compare, interleave, paired_ratios, round_sig, summarize, timed
+
+# Quiet TF's C++ banner lines; they are noise in the bench log, not information.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATED_SCRIPT = Path(__file__).resolve().parent / "migrated_mnist_tf_layers.py"
+EXAMPLE_SCRIPT = ROOT / "legacy_tf1" / "examples" / "mnist_tf_layers.py"
+TRAINABLE_MODELS = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class", "alexnet_cifar10")
+FORWARD_BATCH = 8
+PIPELINE_BATCH = 128
+MATMUL_SIZE = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Repeats:
+    """How many counted rounds follow how many warm-up rounds."""
+
+    rounds: int
+    warmup: int = 1
+
+
+# Steps per timed trial, so that one trial lasts long enough to time reliably
+# (vgg16 at batch 32 and 224x224 takes seconds per step on 2 cores: one step).
+STEPS_PER_TRIAL = {
+    "resnet_mnist": 20,
+    "cifar10_cnn": 5,
+    "vgg16": 1,
+    "resnet_mnist_class": 5,
+    "alexnet_cifar10": 20,
+}
+
+
+# ---- batches -------------------------------------------------------------------------
+
+
+def _legacy_batches(model, count: int, seed: int = 0) -> list[tuple[Any, Any]]:
+    """``count`` random (images, labels) batches in the legacy placeholders' own layout."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    batch_size = model.options.batch_size
+    image_shape = [batch_size, *model.inputs.shape.as_list()[1:]]
+    label_shape = model.labels.shape.as_list()
+    batches = []
+    for _ in range(count):
+        images = rng.standard_normal(image_shape).astype(np.float32)
+        classes = rng.integers(0, 10, size=batch_size)
+        if len(label_shape) == 2:
+            labels = np.eye(label_shape[1], dtype=np.float32)[classes]
+        else:
+            labels = classes.astype(model.labels.dtype.as_numpy_dtype)
+        batches.append((images, labels))
+    return batches
+
+
+def to_port_layout(name: str, images):
+    """The same images as the port reads them: NHWC (seed000 is flat, seed004 flat CHW)."""
+    if name == "resnet_mnist":
+        return images.reshape(-1, 28, 28, 1)
+    if name == "alexnet_cifar10":
+        return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+    return images
+
+
+# ---- train_step_ratio ----------------------------------------------------------------
+
+
+def _legacy_trainer(name: str, batches_count: int):
+    """(step function over the i-th batch, batches): the faithful graph in a session."""
+    from legacy_tf1 import api
+    from legacy_tf1.core import tf1
+
+    model = api.build(name, seed=0)
+    batches = _legacy_batches(model, batches_count)
+    with model.graph.as_default():
+        init = tf1.global_variables_initializer()
+    # TF's default session threading (all cores for intra- and inter-op), as the port gets.
+    session = tf1.Session(graph=model.graph)
+    session.run(init)
+    feeds = [model.feed(images, labels, training=True) for images, labels in batches]
+
+    def step(index: int) -> float:
+        _, loss = session.run([model.train_op, model.loss], feeds[index % len(feeds)])
+        return float(loss)
+
+    return step, batches
+
+
+def _port_trainer(name: str, legacy_batches):
+    """A step function over the same batches for the port (parity config, default strategy)."""
+    import tensorflow as tf
+
+    from tf2_port import registry, train
+
+    spec = registry.get(name)
+    config = spec.config(**spec.parity_overrides)
+    model = spec.build_model(config)
+    optimizer = train.make_optimizer(config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    strategy = tf.distribute.get_strategy()
+    train_step = train.make_train_step(spec, config, model, optimizer, strategy, config.batch_size)
+    batches = [
+        (tf.constant(to_port_layout(name, images)), tf.constant(labels))
+        for images, labels in legacy_batches
+    ]
+
+    def step(index: int) -> float:
+        loss, _ = train_step(batches[index % len(batches)])
+        return float(loss)
+
+    return step
+
+
+def _steps(step: Callable[[int], float], count: int) -> Callable[[], None]:
+    def run() -> None:
+        for index in range(count):
+            step(index)
+
+    return run
+
+
+def train_step_ratio(name: str, repeats: Repeats) -> dict[str, Any]:
+    """port/legacy seconds per training step on the same batches, interleaved in one process."""
+    legacy_step, batches = _legacy_trainer(name, batches_count=4)
+    port_step = _port_trainer(name, batches)
+    per_trial = STEPS_PER_TRIAL[name]
+    samples = interleave(
+        {
+            "port": timed(_steps(port_step, per_trial)),
+            "legacy": timed(_steps(legacy_step, per_trial)),
+        },
+        rounds=repeats.rounds,
+        warmup=repeats.warmup,
+    )
+    per_step = {side: [s / per_trial for s in values] for side, values in samples.items()}
+    details = compare(per_step, "port", "legacy")
+    details.update(batch_size=len(batches[0][0]), steps_per_trial=per_trial, unit="s/step")
+    return {"value": details["ratio"]["median"], "details": details}
+
+
+# ---- vgg16 forward and FLOPs ---------------------------------------------------------
+
+
+def vgg16_forward_flops(config, batch_size: int) -> int:
+    """2 * multiply-adds of the VGG16 forward pass (convolutions and dense layers only).
+
+    Bias adds, ReLUs, pools and the softmax are left out: they are under 0.1 %
+    of the total and are not matmul-like work.
+    """
+    from tf2_port import vgg16
+
+    size, channels, macs = config.image_size, 3, 0
+    for block in vgg16.conv_blocks(config):
+        for filters in block:
+            macs += size * size * 3 * 3 * channels * filters
+            channels = filters
+        size = -(-size // 2)  # 2x2/2 SAME pooling rounds up
+    features = size * size * channels
+    for units in (4096, 4096, config.num_classes):
+        macs += features * units
+        features = units
+    return 2 * macs * batch_size
+
+
+def _legacy_forward(batch_size: int):
+    """seed002's own forward benchmark graph: predictions on a Variable of random images."""
+    from legacy_tf1 import vgg16
+    from legacy_tf1.api import options_for
+    from legacy_tf1.core import graph_scope, tf1
+
+    options = options_for("vgg16", batch_size=batch_size)
+    with graph_scope(0) as graph:
+        _images, keep_prob, predictions, _grads = vgg16.bench_graph(options)
+        init = tf1.global_variables_initializer()
+    session = tf1.Session(graph=graph)
+    session.run(init)
+    return lambda: session.run(predictions, {keep_prob: 1.0})
+
+
+def _port_forward(batch_size: int):
+    """The port (parity config) on a batch of random images already held as a tensor."""
+    import tensorflow as tf
+
+    from tf2_port import registry
+
+    spec = registry.get("vgg16")
+    config = spec.config(**spec.parity_overrides)
+    model = spec.build_model(config)
+    images = tf.random.normal([batch_size, config.image_size, config.image_size, 3], stddev=0.1)
+
+    @tf.function(jit_compile=False)
+    def predictions():
+        return tf.argmax(model(images, training=False), axis=1)
+
+    return (lambda: predictions().numpy()), config
+
+
+def _matmul(size: int):
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+
+    @tf.function
+    def product():
+        return tf.reduce_sum(tf.matmul(a, b))
+
+    return lambda: product().numpy()
+
+
+def vgg16_forward(repeats: Repeats) -> dict[str, Any]:
+    """port/legacy forward time at batch 8, and the port's FLOP/s over a big matmul's."""
+    legacy = _legacy_forward(FORWARD_BATCH)
+    port, config = _port_forward(FORWARD_BATCH)
+    matmul = _matmul(MATMUL_SIZE)
+    samples = interleave(
+        {"port": timed(port), "legacy": timed(legacy), "matmul": timed(matmul)},
+        rounds=repeats.rounds,
+        warmup=repeats.warmup,
+    )
+    flops = vgg16_forward_flops(config, FORWARD_BATCH)
+    matmul_flops = 2 * MATMUL_SIZE**3
+    fractions = {
+        side: [
+            (flops / seconds) / (matmul_flops / matmul_s)
+            for seconds, matmul_s in zip(samples[side], samples["matmul"], strict=True)
+        ]
+        for side in ("port", "legacy")
+    }
+    forward = compare(samples, "port", "legacy")
+    forward.update(batch_size=FORWARD_BATCH, unit="s/batch", config=dataclasses.asdict(config))
+    matmul_gflops = summarize([matmul_flops / s / 1e9 for s in samples["matmul"]])
+    fraction = {
+        "port": summarize(fractions["port"]).to_json(),
+        "legacy": summarize(fractions["legacy"]).to_json(),
+        "forward_gflop": round_sig(flops / 1e9),
+        "matmul": f"float32 tf.matmul {MATMUL_SIZE}x{MATMUL_SIZE}",
+        "matmul_gflops": matmul_gflops.to_json(),
+    }
+    return {
+        "vgg16_forward_ratio": {"value": forward["ratio"]["median"], "details": forward},
+        "vgg16_fraction_of_matmul_flops": {
+            "value": fraction["port"]["median"],
+            "details": fraction,
+        },
+    }
+
+
+# ---- input pipelines -----------------------------------------------------------------
+
+
+def _drain_then_time(next_batch: Callable[[], object], drain: int, batches: int):
+    """A trial: ``drain`` untimed batches (made while the other side ran), then images/s."""
+
+    def trial() -> float:
+        for _ in range(drain):
+            next_batch()
+        start = time.perf_counter()
+        for _ in range(batches):
+            next_batch()
+        return batches * PIPELINE_BATCH / (time.perf_counter() - start)
+
+    return trial
+
+
+def _queue_pipeline():
+    """cifar10_input.distorted_inputs with its queue runners started and warmed up."""
+    from formats import sample
+    from legacy_tf1 import inputs
+    from legacy_tf1.core import graph_scope, tf1
+
+    data_dir = sample.resolve_data_dir("cifar-bin")
+    with graph_scope(0) as graph:
+        images, labels = inputs.distorted_inputs(data_dir, PIPELINE_BATCH)
+    session = tf1.Session(graph=graph)
+    coordinator = tf1.train.Coordinator()
+    with graph.as_default():  # queue runners refuse to start under eager execution
+        threads = tf1.train.start_queue_runners(session, coordinator)
+    start = time.perf_counter()
+    # The first dequeue waits for the original's 20000-image warm-up; not counted.
+    session.run([images, labels])
+    warmup_s = time.perf_counter() - start
+
+    def stop() -> None:
+        coordinator.request_stop()
+        session.close()
+        coordinator.join(threads, stop_grace_period_secs=5, ignore_live_threads=True)
+
+    return (lambda: session.run([images, labels])), warmup_s, stop
+
+
+def _tf_data_pipeline():
+    from tf2_port import data
+
+    dataset = data.train_dataset(data.CIFAR10_DISTORTED, batch_size=PIPELINE_BATCH, seed=0)
+    iterator = iter(dataset)
+    return lambda: next(iterator)
+
+
+def input_pipeline_speedup(repeats: Repeats, batches: int = 20) -> dict[str, Any]:
+    """images/s of tf2_port.data's distorted CIFAR stream over the queue runners'."""
+    queue_next, warmup_s, stop = _queue_pipeline()
+    tf_data_next = _tf_data_pipeline()
+    drain = 4
+    try:
+        samples = interleave(
+            {
+                "tf_data": _drain_then_time(tf_data_next, drain, batches),
+                "queue": _drain_then_time(queue_next, drain, batches),
+            },
+            rounds=repeats.rounds,
+            warmup=repeats.warmup,
+        )
+    finally:
+        stop()
+    details = compare(samples, "tf_data", "queue")
+    details.update(
+        batch_size=PIPELINE_BATCH,
+        batches_per_trial=batches,
+        untimed_batches_per_trial=drain,
+        unit="images/s",
+        queue_warmup_s=round_sig(warmup_s),
+        queue_threads=16,
+        data="embedded sample (cifar-10-batches-bin layout)",
+    )
+    return {"value": details["ratio"]["median"], "details": details}
+
+
+# ---- subprocess measurements ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessRun:
+    """Wall time and peak resident set size of one finished child process."""
+
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_process(command: list[str], cwd: str | os.PathLike[str] | None = None) -> ProcessRun:
+    """Run ``command`` to completion; its own wall time and peak RSS (``wait4``'s rusage)."""
+    # stderr goes to a file, not a pipe: a chatty child could fill a pipe and block.
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env()
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
+    return ProcessRun(seconds, usage.ru_maxrss / 1024)  # Linux reports kilobytes
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def runner_overhead(repeats: Repeats, steps: int = 200) -> dict[str, Any]:
+    """Whole wall time of the example under ``legacy_tf1.run`` over its hand-migrated copy."""
+    from formats import sample
+
+    work = Path(tempfile.mkdtemp(prefix="bench-runner-"))
+    try:
+        directories = {side: work / side for side in ("runner", "migrated")}
+        for directory in directories.values():
+            sample.write_sample("mnist", directory / "MNIST_data")
+        shutil.copy(EXAMPLE_SCRIPT, directories["runner"] / EXAMPLE_SCRIPT.name)
+        runner_command = [
+            sys.executable,
+            "-m",
+            "legacy_tf1.run",
+            "--cap-loops",
+            str(steps),
+            EXAMPLE_SCRIPT.name,
+        ]
+        migrated_command = [sys.executable, str(MIGRATED_SCRIPT), str(steps)]
+        samples = interleave(
+            {
+                "runner": lambda: run_process(runner_command, directories["runner"]).seconds,
+                "migrated": lambda: run_process(migrated_command, directories["migrated"]).seconds,
+            },
+            rounds=repeats.rounds,
+            warmup=repeats.warmup,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    details = compare(samples, "runner", "migrated")
+    details.update(
+        script="legacy_tf1/examples/mnist_tf_layers.py",
+        baseline="bench/migrated_mnist_tf_layers.py",
+        steps=steps,
+        unit="s/process",
+    )
+    return {"value": details["ratio"]["median"], "details": details}
+
+
+# ---- the checkpoint converter --------------------------------------------------------
+
+
+def write_vgg16_checkpoint(prefix: str) -> None:
+    """The legacy vgg16 graph (defaults: batch 32, 224x224, conv4_3 2512) saved with Adam slots."""
+    from legacy_tf1 import api
+    from legacy_tf1.core import tf1
+
+    model = api.build("vgg16", seed=0)
+    with model.graph.as_default():
+        init = tf1.global_variables_initializer()
+        saver = tf1.train.Saver()
+    with tf1.Session(graph=model.graph) as session:
+        session.run(init)
+        saver.save(session, prefix)
+
+
+def _checkpoint_files(prefix: Path) -> list[Path]:
+    return sorted(p for p in prefix.parent.iterdir() if p.name.startswith(prefix.name + "."))
+
+
+def converter(repeats: Repeats) -> dict[str, Any]:
+    """converter_vs_cp, the converter's peak RSS against ``import tensorflow``'s, tf_import_s."""
+    work = Path(tempfile.mkdtemp(prefix="bench-converter-"))
+    try:
+        prefix = work / "source" / "model.ckpt"
+        prefix.parent.mkdir()
+        made = run_process(
+            [sys.executable, "-m", "bench.cases", "make-vgg16-checkpoint", "--output", str(prefix)]
+        )
+        files = _checkpoint_files(prefix)
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
+        counter = iter(range(1_000_000))
+
+        def convert_once() -> ProcessRun:
+            output = work / f"converted-{next(counter)}"
+            command = [sys.executable, "-m", "converters.ckpt_v1_to_v2", str(prefix)]
+            run = run_process([*command, "--model", "vgg16", "--output", str(output)])
+            shutil.rmtree(output, ignore_errors=True)
+            return run
+
+        def copy_once() -> ProcessRun:
+            target = work / "copy"
+            target.mkdir()
+            run = run_process(["cp", *map(str, files), str(target)])
+            shutil.rmtree(target)
+            return run
+
+        runs: dict[str, list[ProcessRun]] = {"convert": [], "cp": [], "python": [], "import": []}
+        trials = {
+            "convert": convert_once,
+            "cp": copy_once,
+            "python": lambda: run_process([sys.executable, "-c", "pass"]),
+            "import": lambda: run_process([sys.executable, "-c", "import tensorflow"]),
+        }
+
+        def recording(name):
+            def trial() -> float:
+                run = trials[name]()
+                runs[name].append(run)
+                return run.seconds
+
+            return trial
+
+        samples = interleave(
+            {name: recording(name) for name in trials},
+            rounds=repeats.rounds,
+            warmup=repeats.warmup,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _converter_results(samples, runs, size_mb, made, repeats)
+
+
+def _converter_results(samples, runs, size_mb, made, repeats) -> dict[str, Any]:
+    counted = {name: values[repeats.warmup :] for name, values in runs.items()}
+    # The conversion phase: the converter's wall time less a bare `import tensorflow`
+    # process (interpreter start-up included), paired round by round.
+    phase = [c - i for c, i in zip(samples["convert"], samples["import"], strict=True)]
+    speeds = paired_ratios(samples["cp"], phase)  # (MB/phase) / (MB/cp) = cp / phase
+    peak = summarize([r.peak_rss_mb for r in counted["convert"]])
+    baseline = summarize([r.peak_rss_mb for r in counted["import"]])
+    extra = peak.median - baseline.median
+    return {
+        "converter_vs_cp": {
+            "value": summarize(speeds).median,
+            "details": {
+                "ratio": summarize(speeds).to_json(),
+                "checkpoint_mb": round_sig(size_mb),
+                "checkpoint": "legacy vgg16 defaults (batch 32, 224, conv4_3 2512) + Adam slots",
+                "conversion_phase_s": summarize(phase).to_json(),
+                "converter_process_s": summarize(samples["convert"]).to_json(),
+                "cp_s": summarize(samples["cp"]).to_json(),
+                "conversion_mb_per_s": round_sig(size_mb / summarize(phase).median),
+                "cp_mb_per_s": round_sig(size_mb / summarize(samples["cp"]).median),
+                "checkpoint_write_s": round_sig(made.seconds),
+            },
+        },
+        "converter_peak_rss_mb": {"value": round_sig(peak.median), "details": peak.to_json()},
+        "tf_baseline_rss_mb": {"value": round_sig(baseline.median), "details": baseline.to_json()},
+        "converter_extra_rss_over_checkpoint": {
+            "value": round_sig(extra / size_mb),
+            "details": {"extra_rss_mb": round_sig(extra), "checkpoint_mb": round_sig(size_mb)},
+        },
+        "tf_import_s": {
+            "value": summarize(samples["import"]).median,
+            "details": {
+                "python_c_import_tensorflow_s": summarize(samples["import"]).to_json(),
+                "python_c_pass_s": summarize(samples["python"]).to_json(),
+            },
+        },
+    }
+
+
+# ---- CLI -----------------------------------------------------------------------------
+
+CASES = ("train_step", "vgg16_forward", "input_pipeline", "runner_overhead", "converter")
+
+
+def run_case(case: str, repeats: Repeats, model: str | None = None) -> dict[str, Any]:
+    """Run one case in this process; keyed results (``{key: {"value", "details"}}``)."""
+    if case == "train_step":
+        if model not in TRAINABLE_MODELS:
+            raise ValueError(f"train_step needs --model, one of {list(TRAINABLE_MODELS)}")
+        return {f"train_step_ratio.{model}": train_step_ratio(model, repeats)}
+    if case == "vgg16_forward":
+        return vgg16_forward(repeats)
+    if case == "input_pipeline":
+        return {"input_pipeline_speedup": input_pipeline_speedup(repeats)}
+    if case == "runner_overhead":
+        return {"runner_overhead": runner_overhead(repeats)}
+    if case == "converter":
+        return converter(repeats)
+    raise ValueError(f"unknown case {case!r}; expected one of {list(CASES)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one case and write its JSON result to ``--output``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.cases", description=main.__doc__)
+    parser.add_argument("case", choices=(*CASES, "make-vgg16-checkpoint"))
+    parser.add_argument("--output", required=True, help="result JSON (or checkpoint prefix)")
+    parser.add_argument("--model", choices=TRAINABLE_MODELS)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.case == "make-vgg16-checkpoint":
+        write_vgg16_checkpoint(args.output)
+        return 0
+    result = run_case(args.case, Repeats(args.rounds, args.warmup), args.model)
+    output = Path(args.output)
+    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(result, stream, indent=1)
+    os.replace(tmp, output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
