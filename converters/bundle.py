@@ -120,10 +120,19 @@ def _resolve_directory(directory: str) -> Resolved:
         note = f"{directory}: no 'checkpoint' state file; using the newest by step: {newest}"
         return Resolved(newest, (note,))
     candidate = recorded if os.path.isabs(recorded) else os.path.join(directory, recorded)
+    moved = os.path.join(directory, os.path.basename(recorded))
+    if os.path.isabs(recorded) and moved != candidate and _exists(moved):
+        # A copied directory's state file still names the original's absolute path:
+        # the checkpoint in the given directory is the one meant, never the other.
+        where = "another directory" if _exists(candidate) else "a path which does not exist"
+        note = (
+            f"{directory}/checkpoint points to {recorded} ({where}); "
+            f"using {moved} (same name in the given directory)"
+        )
+        return Resolved(moved, (note,))
     if _exists(candidate):
         return Resolved(candidate)
     # The state file often holds absolute paths from the machine that trained.
-    moved = os.path.join(directory, os.path.basename(recorded))
     if _exists(moved):
         note = (
             f"{directory}/checkpoint points to {recorded}, which does not exist; "
@@ -263,8 +272,11 @@ def atomic_directory(output: str, *, force: bool) -> Iterator[str]:
     if os.path.exists(output) and not force:
         raise UsageError(f"{output}: already exists (use --force to replace it)")
     parent = os.path.dirname(output)
-    os.makedirs(parent, exist_ok=True)
-    temp = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        temp = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
+    except OSError as error:
+        raise UsageError(f"{output}: cannot create the output here ({error.strerror})") from None
     try:
         yield temp
         if os.path.exists(output):

@@ -34,12 +34,15 @@ from converters.bundle import (
     VerificationError,
     atomic_directory,
     resolve,
+    write_name_based,
 )
 
 MANIFEST_FILE = "manifest.json"
 AUTO = "auto"
 # Keys of the TF2 checkpoint's root object, as tf2_port.train saves them, plus ours.
 IGNORED_ROOT = "legacy_ignored"
+# Name-based bundle beside the TF2 checkpoint holding the tensors the table ignores.
+IGNORED_PREFIX = "legacy_ignored"
 VERIFY_BATCH = 4
 
 
@@ -97,11 +100,24 @@ def build_port(name: str, overrides: dict[str, Any]) -> PortState:
     return PortState(name, dict(overrides), model, optimizer, step)
 
 
+def registry_learning_rate(name: str, overrides: dict[str, Any]) -> float:
+    """The port's Adam learning rate for ``overrides`` (the TF1 original's)."""
+    from tf2_port import registry
+
+    return float(registry.get(name).config(**overrides).learning_rate)
+
+
 def port_overrides(name: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     """Config overrides for the port: its parity overrides, then what the shapes imply."""
     from tf2_port import registry
 
-    return {**registry.get(name).parity_overrides, **maps.get(name).infer_overrides(shapes)}
+    model_map = maps.get(name)
+    _, variant = maps.fit(model_map, shapes)
+    return {
+        **registry.get(name).parity_overrides,
+        **model_map.infer_overrides(shapes),
+        **variant,
+    }
 
 
 def port_logits(model, images: np.ndarray) -> np.ndarray:
@@ -140,14 +156,18 @@ def plan_for(name: str, shapes: dict[str, tuple[int, ...]], *, optimizer: bool =
         raise MappingError(f"{name}: cannot build the port with {overrides} ({error})") from None
     port_shapes = {path: tuple(v.shape) for path, v in state.variables.items()}
     plan = maps.plan(
-        maps.get(name), shapes, port_shapes, state.trainable_paths, optimizer=optimizer
+        maps.for_overrides(maps.get(name), overrides),
+        shapes,
+        port_shapes,
+        state.trainable_paths,
+        optimizer=optimizer,
     )
     return plan, state
 
 
 def _name_errors(name: str, shapes: dict[str, tuple[int, ...]]) -> int:
-    """Keys the table neither maps nor ignores: a cheap first filter for detection."""
-    return sum(maps.match(maps.get(name), key) is None for key in shapes)
+    """Keys the table (or its best variant) neither maps nor ignores: a cheap first filter."""
+    return maps.unmatched(maps.fit(maps.get(name), shapes)[0], shapes)
 
 
 def detect_model(shapes: dict[str, tuple[int, ...]], source: str) -> str:
@@ -225,18 +245,13 @@ def _assign(
     return iterations, powers
 
 
-def _ignored_module(reader: Reader, plan: maps.Plan, model_map: maps.ModelMap) -> tf.Module | None:
-    """Tensors the table ignores, kept so that v2 -> v1 gives them back bit for bit."""
-    kept = {
-        key: tf.Variable(reader.get(key), trainable=False)
+def ignored_tensors(reader: Reader, plan: maps.Plan, model_map: maps.ModelMap) -> dict:
+    """Tensors the table ignores, by TF1 name: kept so that v2 -> v1 gives them back bit for bit."""
+    return {
+        key: reader.get(key)
         for key in plan.ignored
         if any(_fullmatch(rule.tf1, key) for rule in model_map.ignore)
     }
-    if not kept:
-        return None
-    module = tf.Module(name=IGNORED_ROOT)
-    module.tensors = kept
-    return module
 
 
 def _fullmatch(pattern: str, key: str) -> bool:
@@ -255,8 +270,12 @@ def _manifest(resolved, model_map, plan, overrides, iterations, optimizer) -> di
         "adam_iterations": iterations,
         "mapping": [dataclasses.asdict(a) for a in plan.assignments],
         "ignored": plan.ignored,
-        "ignored_tensors_kept_under": IGNORED_ROOT,
+        "ignored_tensors_kept_in": IGNORED_PREFIX if _kept_any(plan, model_map) else None,
     }
+
+
+def _kept_any(plan: maps.Plan, model_map: maps.ModelMap) -> bool:
+    return any(any(_fullmatch(r.tf1, key) for r in model_map.ignore) for key in plan.ignored)
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
@@ -286,12 +305,15 @@ def _write_output(output, state, reader, plan, resolved, optimizer, force, log) 
     from tf2_port.train import CONFIG_FILE
 
     iterations, _ = _assign(state, reader, plan, log)
-    model_map = maps.get(state.name)
-    extras = _ignored_module(reader, plan, model_map)
-    root = state.checkpoint(**({IGNORED_ROOT: extras} if extras is not None else {}))
+    model_map = maps.for_overrides(maps.get(state.name), state.overrides)
+    kept = ignored_tensors(reader, plan, model_map)
     with atomic_directory(output, force=force) as temp:
-        manager = tf.train.CheckpointManager(root, temp, max_to_keep=1)
+        # Only the port's own objects go into the object graph, so that a restore
+        # can assert_consumed(); ignored tensors live in a separate small bundle.
+        manager = tf.train.CheckpointManager(state.checkpoint(), temp, max_to_keep=1)
         manager.save(checkpoint_number=int(state.step.numpy()))
+        if kept:
+            write_name_based(os.path.join(temp, IGNORED_PREFIX), kept)
         # tf2_port.load and a resumed `python -m tf2_port train` rebuild the model from this.
         _write_json(
             os.path.join(temp, CONFIG_FILE),
@@ -327,13 +349,13 @@ def verify(name: str, source_prefix: str, output: str, overrides: dict[str, Any]
 def check_restorable(name: str, output: str, overrides: dict[str, Any]) -> None:
     """Every variable of a fresh port model, its Adam and step is found in ``output``.
 
-    The file may hold more than the objects (the ignored tensors kept for the
-    round trip), so this is assert_existing_objects_matched, not assert_consumed.
+    And nothing else: the ignored tensors are kept outside the object graph,
+    so the restore passes ``assert_consumed()``.
     """
     state = build_port(name, overrides)
     prefix = tf.train.latest_checkpoint(output)
     try:
-        state.checkpoint().restore(prefix).assert_existing_objects_matched()
+        state.checkpoint().restore(prefix).assert_consumed()
     except AssertionError as error:
         raise VerificationError(f"{output}: does not restore into {name!r} ({error})") from None
 

@@ -33,6 +33,7 @@ from converters.bundle import (
     write_state_file,
 )
 from converters.ckpt_v1_to_v2 import (
+    IGNORED_PREFIX,
     IGNORED_ROOT,
     MANIFEST_FILE,
     build_port,
@@ -94,14 +95,22 @@ def _initial_values(graph, variables) -> dict[str, np.ndarray]:
 
 
 def _restore_ignored(prefix: str, reader: Reader, ignored) -> dict[str, np.ndarray]:
-    """The ignored tensors v1 -> v2 kept under ``legacy_ignored``, by TF1 name."""
+    """The ignored tensors v1 -> v2 kept, by TF1 name.
+
+    They live in the ``legacy_ignored`` bundle beside the TF2 checkpoint; outputs
+    of older versions kept them under ``legacy_ignored/`` in the object graph.
+    """
+    side = os.path.join(os.path.dirname(prefix), IGNORED_PREFIX)
+    if os.path.exists(side + ".index"):
+        kept = Reader(side)
+        return {v.op.name: kept.get(v.op.name) for v in ignored if v.op.name in kept.infos}
+    if not any(key.startswith(IGNORED_ROOT + "/") for key in reader.infos):
+        return {}
     module = tf.Module(name=IGNORED_ROOT)
     module.tensors = {
         v.op.name: tf.Variable(tf.zeros(v.shape, v.dtype.base_dtype), trainable=False)
         for v in ignored
     }
-    if not any(key.startswith(IGNORED_ROOT + "/") for key in reader.infos):
-        return {}
     tf.train.Checkpoint(**{IGNORED_ROOT: module}).restore(prefix).expect_partial()
     return {name: variable.numpy() for name, variable in module.tensors.items()}
 
@@ -116,7 +125,7 @@ def tf1_tensors(name: str, prefix: str, directory: str) -> dict[str, np.ndarray]
     state.checkpoint().restore(prefix).expect_partial()
     with_optimizer = _source_had_optimizer(directory, reader)
     iterations = int(state.optimizer.iterations.numpy())
-    model_map = maps.get(name)
+    model_map = maps.for_overrides(maps.get(name), overrides)
     graph, variables = _legacy_variables(name, overrides)
     tensors: dict[str, np.ndarray] = {}
     ignored = []

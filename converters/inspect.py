@@ -34,6 +34,7 @@ def describe(ckpt: str, out: TextIO) -> str | None:
     total = 0
     for name in reader.tensor_names():
         info = reader.infos[name]
+        reader.get(name)  # reading checks the tensor's crc32c: corrupt data is an error
         total += info.nbytes
         print(f"  {name}  {info.dtype}  {list(info.shape)}  {info.nbytes} B", file=out)
     print(f"total: {len(reader.tensor_names())} tensors, {total} bytes", file=out)

@@ -77,6 +77,17 @@ class Tolerance:
 
 
 @dataclasses.dataclass(frozen=True)
+class Variant:
+    """The table of a legacy option that changes the variables (``overrides`` -> ``rows``).
+
+    Both ``legacy_tf1`` Options and the port config have a field of that name.
+    """
+
+    overrides: dict
+    rows: tuple[Row, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelMap:
     """Everything the converters know about one model."""
 
@@ -90,6 +101,32 @@ class ModelMap:
     # Original layout -> the port's NHWC images.
     to_port_inputs: Callable[[np.ndarray], np.ndarray] = lambda images: images
     tolerance: Tolerance = Tolerance()
+    # Tables of legacy options that add or rename variables, detected from the keys.
+    variants: tuple[Variant, ...] = ()
+
+
+def unmatched(model_map: ModelMap, keys) -> int:
+    """How many ``keys`` the table neither maps nor ignores."""
+    return sum(match(model_map, key) is None for key in keys)
+
+
+def for_overrides(model_map: ModelMap, overrides: dict) -> ModelMap:
+    """The table for a port config: the variant whose options ``overrides`` sets, else the base."""
+    for variant in model_map.variants:
+        if all(overrides.get(k) == v for k, v in variant.overrides.items()):
+            return dataclasses.replace(model_map, rows=variant.rows, variants=())
+    return model_map
+
+
+def fit(model_map: ModelMap, keys) -> tuple[ModelMap, dict]:
+    """(table, option overrides) of the base table or variant that leaves fewest keys unmatched."""
+    keys = list(keys)
+    best, best_overrides = model_map, {}
+    for variant in model_map.variants:
+        candidate = dataclasses.replace(model_map, rows=variant.rows, variants=())
+        if unmatched(candidate, keys) < unmatched(best, keys):
+            best, best_overrides = candidate, dict(variant.overrides)
+    return best, best_overrides
 
 
 # ---- per-layer row helpers -------------------------------------------------------------
@@ -160,7 +197,7 @@ def _table(*groups: tuple[Row, ...]) -> tuple[Row, ...]:
 # ---- the five models ----------------------------------------------------------------------
 
 
-def _resnet_mnist_rows() -> tuple[Row, ...]:
+def _resnet_mnist_rows(extra_bias: bool = False) -> tuple[Row, ...]:
     # Each block's unnamed tf.Variables restart at Variable inside res2X/.
     def block(name: str, projection: bool) -> tuple[Row, ...]:
         scope = f"res2{name}"
@@ -170,9 +207,13 @@ def _resnet_mnist_rows() -> tuple[Row, ...]:
             + port_conv2d(f"{scope}/Variable_4", f"{scope}/Variable_5", f"{scope}_conv3")
         )
         # The projection shortcut is created after the main path and has no bias.
-        return rows + (
-            port_conv2d(f"{scope}/Variable_6", None, f"{scope}_shortcut") if projection else ()
-        )
+        if projection:
+            rows += port_conv2d(f"{scope}/Variable_6", None, f"{scope}_shortcut")
+        if extra_bias:
+            # extra_bias: b_conv_fin is created after `add`, i.e. after the shortcut.
+            index = 7 if projection else 6
+            rows += port_bias(f"{scope}/Variable_{index}", f"{scope}_final_bias")
+        return rows
 
     return _table(
         port_conv2d("Variable", "Variable_1", "conv1"),
@@ -273,6 +314,7 @@ MAPS: dict[str, ModelMap] = {
         ModelMap(
             "resnet_mnist",
             _resnet_mnist_rows(),
+            variants=(Variant({"extra_bias": True}, _resnet_mnist_rows(extra_bias=True)),),
             legacy_input_shape=lambda overrides: (784,),
             to_port_inputs=lambda images: images.reshape(-1, 28, 28, 1),
         ),
