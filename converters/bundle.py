@@ -27,6 +27,7 @@ from tensorflow.python.checkpoint import checkpoint_management
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 STATE_FILE = "checkpoint"
 _SUFFIX = re.compile(r"(\.index|\.meta|\.data-\d{5}-of-\d{5})$")
+_DATA_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STEP = re.compile(r"-(\d+)$")
 # Above this many bytes, reading and writing report progress.
 PROGRESS_BYTES = 100 * 2**20
@@ -81,6 +82,15 @@ def _exists(prefix: str) -> bool:
     return os.path.exists(prefix + ".index") or os.path.isfile(prefix)
 
 
+def _traces_of(prefix: str) -> bool:
+    """Any file of checkpoint ``prefix``, even a broken one (dangling link, lone shard)."""
+    return (
+        os.path.lexists(prefix + ".index")
+        or os.path.lexists(prefix)
+        or bool(glob.glob(glob.escape(prefix) + ".data-*"))
+    )
+
+
 def _global_step(prefix: str) -> int:
     match = _STEP.search(prefix)
     return int(match.group(1)) if match else -1
@@ -121,7 +131,7 @@ def _resolve_directory(directory: str) -> Resolved:
         return Resolved(newest, (note,))
     candidate = recorded if os.path.isabs(recorded) else os.path.join(directory, recorded)
     moved = os.path.join(directory, os.path.basename(recorded))
-    if os.path.isabs(recorded) and moved != candidate and _exists(moved):
+    if os.path.isabs(recorded) and moved != candidate and _traces_of(moved):
         # A copied directory's state file still names the original's absolute path:
         # the checkpoint in the given directory is the one meant, never the other.
         where = "another directory" if _exists(candidate) else "a path which does not exist"
@@ -142,17 +152,41 @@ def _resolve_directory(directory: str) -> Resolved:
     raise InputError(f"{directory}/checkpoint names {recorded}, but neither it nor {moved} exists")
 
 
+def _refuse_ambiguous(prefix: str) -> None:
+    """A V1 single file and a V2 bundle under one prefix: which one is meant cannot be known."""
+    if os.path.isfile(prefix) and os.path.exists(prefix + ".index"):
+        raise InputError(
+            f"{prefix}: ambiguous checkpoint: both a V1 file {prefix} and a V2 bundle "
+            f"{prefix}.index exist; move one of them away"
+        )
+
+
 def resolve(path: str) -> Resolved:
-    """A checkpoint prefix from a directory, a prefix, or one of its files."""
+    """A checkpoint prefix from a directory, a prefix, or its ``.index`` / ``.meta`` file.
+
+    A ``.data-K-of-N`` shard is refused (InputError naming the prefix to give).
+    A prefix with both a V1 file and a V2 ``.index`` is ambiguous and refused.
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
-        return _resolve_directory(path)
+        resolved = _resolve_directory(path)
+        _refuse_ambiguous(resolved.prefix)
+        return resolved
     stripped = _SUFFIX.sub("", path)
+    if _DATA_SHARD.search(path):
+        # Issue 8's acceptance: a .data shard given as the checkpoint is an error
+        # (TF's "bad magic number" confusion); say which path to give instead.
+        raise InputError(
+            f"{path}: is a data shard, not a checkpoint; expected the checkpoint prefix "
+            f"{stripped} (or {stripped}.index, or its directory)"
+        )
     if stripped != path:
         if not _exists(stripped):
             raise InputError(f"{path}: no checkpoint prefix {stripped} (no {stripped}.index)")
+        _refuse_ambiguous(stripped)
         return Resolved(stripped, (f"{path}: using its checkpoint prefix {stripped}",))
     if _exists(path):
+        _refuse_ambiguous(path)
         return Resolved(path)
     raise InputError(
         f"{path}: no such checkpoint (expected a directory, a prefix with PREFIX.index, "
@@ -261,31 +295,105 @@ def write_state_file(directory: str, prefix: str) -> None:
         stream.write(text_format.MessageToString(state))
 
 
+TEMP_TAG, OLD_TAG = "tmp", "old"
+
+
+def _scratch_name(output: str, tag: str) -> str:
+    """``.OUT.TAG-PID-`` : our scratch directories beside ``output``, named after their owner."""
+    return f".{os.path.basename(output)}.{tag}-{os.getpid()}-"
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stale_scratch(output: str) -> Iterator[tuple[str, str]]:
+    """(tag, path) of our scratch directories beside ``output`` whose process is gone."""
+    parent, base = os.path.dirname(output), os.path.basename(output)
+    pattern = re.compile(rf"\.{re.escape(base)}\.({TEMP_TAG}|{OLD_TAG})-(\d+)-[\w]+")
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        found = pattern.fullmatch(name)
+        path = os.path.join(parent, name)
+        if found and os.path.isdir(path) and not _owner_alive(int(found.group(2))):
+            yield found.group(1), path
+
+
+def clean_stale_scratch(output: str, log: TextIO | None = None) -> None:
+    """Remove what a killed conversion left beside ``output``; restore a displaced output.
+
+    A ``.OUT.tmp-PID-*`` directory of a dead process is a half-written output:
+    removed. A ``.OUT.old-PID-*/previous`` is the user's former output, moved
+    aside by ``--force`` just before the kill: put back when ``output`` is
+    missing, else removed (the new output had already replaced it).
+    Directories of live processes (a concurrent conversion) are left alone.
+    """
+    output, log = os.path.abspath(output), log or sys.stderr
+    for tag, path in _stale_scratch(output):
+        previous = os.path.join(path, "previous")
+        if tag == OLD_TAG and os.path.isdir(previous) and not os.path.exists(output):
+            with contextlib.suppress(OSError):
+                os.rename(previous, output)
+                print(f"{output}: restored from {path} (a killed --force run)", file=log)
+        shutil.rmtree(path, ignore_errors=True)
+        print(f"{output}: removed {path} (left by a killed conversion)", file=log)
+
+
+def _publish(temp: str, output: str, parent: str, force: bool) -> None:
+    """Rename ``temp`` to ``output``; with ``force`` an existing ``output`` goes aside first.
+
+    Without ``force`` the rename itself refuses a non-empty ``output``, so a
+    conversion that lost a race for the same output raises OSError here
+    instead of replacing the winner's.
+    """
+    if not (force and os.path.exists(output)):
+        os.rename(temp, output)
+        return
+    old = tempfile.mkdtemp(prefix=_scratch_name(output, OLD_TAG), dir=parent)
+    os.rename(output, os.path.join(old, "previous"))
+    os.rename(temp, output)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_directory(output: str, *, force: bool) -> Iterator[str]:
     """Yield a temporary directory beside ``output``; rename it to ``output`` on success.
 
     An existing ``output`` is refused unless ``force``; then it is replaced
-    only after the new one is complete.
+    only after the new one is complete. Scratch directories of killed earlier
+    runs are cleaned first (:func:`clean_stale_scratch`). Two conversions racing
+    for the same ``output``: one wins, the other raises UsageError.
     """
     output = os.path.abspath(output)
+    parent = os.path.dirname(output)
+    clean_stale_scratch(output, sys.stderr)
     if os.path.exists(output) and not force:
         raise UsageError(f"{output}: already exists (use --force to replace it)")
-    parent = os.path.dirname(output)
     try:
         os.makedirs(parent, exist_ok=True)
-        temp = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
+        temp = tempfile.mkdtemp(prefix=_scratch_name(output, TEMP_TAG), dir=parent)
     except OSError as error:
         raise UsageError(f"{output}: cannot create the output here ({error.strerror})") from None
     try:
         yield temp
-        if os.path.exists(output):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.old-", dir=parent)
-            os.rename(output, os.path.join(old, "previous"))
-            os.rename(temp, output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temp, output)
+        try:
+            _publish(temp, output, parent, force)
+        except OSError as error:
+            raise UsageError(
+                f"{output}: another conversion wrote this output meanwhile; not replaced "
+                f"({error.strerror}); use --force to replace it"
+                if os.path.exists(output)
+                else f"{output}: cannot move the finished output into place ({error.strerror})"
+            ) from None
     finally:
         if os.path.exists(temp):
             shutil.rmtree(temp, ignore_errors=True)

@@ -3,7 +3,7 @@
 Library: :func:`convert`. CLI::
 
     python -m converters.ckpt_v1_to_v2 CKPT [--model NAME|auto] [--output DIR]
-        [--no-optimizer] [--weights-h5 FILE] [--dry-run] [--force]
+        [--no-optimizer] [--weights-h5 FILE] [--dry-run] [--force] [--rules FILE]
 
 Exit codes: 0 success, 2 usage error or existing output, 3 unreadable or corrupt
 input, 4 mapping error, 5 failed verification.
@@ -147,8 +147,39 @@ def verification_batch(model_map: maps.ModelMap, overrides: dict[str, Any]) -> n
 # ---- planning -----------------------------------------------------------------------------
 
 
-def plan_for(name: str, shapes: dict[str, tuple[int, ...]], *, optimizer: bool = True):
-    """(plan, port state) of converting a checkpoint with ``shapes`` into model ``name``."""
+def _dtype_problems(plan: maps.Plan, state: PortState, dtypes: dict[str, str]) -> list[str]:
+    """Assignments whose stored dtype is not the target variable's (float16, int64, string...)."""
+    problems = []
+    for assignment in plan.assignments:
+        try:
+            expected = (
+                "float32"
+                if assignment.transform == "beta_power"
+                else tf.as_dtype(state.target(assignment.target).dtype).name
+            )
+        except (KeyError, ValueError):
+            continue  # an unknown target is already reported as unexpected
+        actual = dtypes.get(assignment.source, expected)
+        if actual != expected:
+            problems.append(
+                f"{assignment.source} is {actual} -> {assignment.target} is {expected}: "
+                "dtypes differ"
+            )
+    return problems
+
+
+def plan_for(
+    name: str,
+    shapes: dict[str, tuple[int, ...]],
+    *,
+    optimizer: bool = True,
+    dtypes: dict[str, str] | None = None,
+):
+    """(plan, port state) of converting a checkpoint with ``shapes`` into model ``name``.
+
+    With ``dtypes`` (stored dtype names) a dtype that differs from the target's
+    is a plan problem: assigning it would fail deep inside TF, or silently cast.
+    """
     overrides = port_overrides(name, shapes)
     try:
         state = build_port(name, overrides)
@@ -162,6 +193,7 @@ def plan_for(name: str, shapes: dict[str, tuple[int, ...]], *, optimizer: bool =
         state.trainable_paths,
         optimizer=optimizer,
     )
+    plan.problems.extend(_dtype_problems(plan, state, dtypes or {}))
     return plan, state
 
 
@@ -300,34 +332,58 @@ def _write_h5(model, path: str, force: bool) -> None:
             os.remove(temp)
 
 
-def _write_output(output, state, reader, plan, resolved, optimizer, force, log) -> int | None:
-    """Assign, then write checkpoint, port_config.json and manifest.json atomically."""
+def _write_files(temp, state, reader, plan, resolved, optimizer, iterations) -> None:
+    """Checkpoint, ignored-tensor bundle, port_config.json and manifest.json into ``temp``."""
     from tf2_port.train import CONFIG_FILE
 
-    iterations, _ = _assign(state, reader, plan, log)
     model_map = maps.for_overrides(maps.get(state.name), state.overrides)
+    # Only the port's own objects go into the object graph, so that a restore
+    # can assert_consumed(); ignored tensors live in a separate small bundle.
+    manager = tf.train.CheckpointManager(state.checkpoint(), temp, max_to_keep=1)
+    manager.save(checkpoint_number=int(state.step.numpy()))
     kept = ignored_tensors(reader, plan, model_map)
+    if kept:
+        write_name_based(os.path.join(temp, IGNORED_PREFIX), kept)
+    # tf2_port.load and a resumed `python -m tf2_port train` rebuild the model from this.
+    _write_json(
+        os.path.join(temp, CONFIG_FILE),
+        {"model": state.name, "overrides": state.overrides, "seed": 0},
+    )
+    manifest = _manifest(resolved, model_map, plan, state.overrides, iterations, optimizer)
+    _write_json(os.path.join(temp, MANIFEST_FILE), manifest)
+
+
+def _write_output(
+    output, state, reader, plan, resolved, optimizer, force, log, verification=False
+) -> tuple[int | None, float | None]:
+    """Assign, write, verify in the temporary directory, then publish ``output`` atomically.
+
+    Verifying *before* the rename means a failed verification (or a kill) never
+    leaves an output behind: ``output`` exists only once it is complete and verified.
+    Returns (Adam iterations, max abs logits difference or None).
+    """
+    iterations, _ = _assign(state, reader, plan, log)
+    difference = None
     with atomic_directory(output, force=force) as temp:
-        # Only the port's own objects go into the object graph, so that a restore
-        # can assert_consumed(); ignored tensors live in a separate small bundle.
-        manager = tf.train.CheckpointManager(state.checkpoint(), temp, max_to_keep=1)
-        manager.save(checkpoint_number=int(state.step.numpy()))
-        if kept:
-            write_name_based(os.path.join(temp, IGNORED_PREFIX), kept)
-        # tf2_port.load and a resumed `python -m tf2_port train` rebuild the model from this.
-        _write_json(
-            os.path.join(temp, CONFIG_FILE),
-            {"model": state.name, "overrides": state.overrides, "seed": 0},
-        )
-        manifest = _manifest(resolved, model_map, plan, state.overrides, iterations, optimizer)
-        _write_json(os.path.join(temp, MANIFEST_FILE), manifest)
-    return iterations
+        _write_files(temp, state, reader, plan, resolved, optimizer, iterations)
+        if verification:
+            check_restorable(state.name, temp, state.overrides, shown_as=output)
+            difference = verify(state.name, resolved.prefix, temp, state.overrides, shown_as=output)
+    return iterations, difference
 
 
-def verify(name: str, source_prefix: str, output: str, overrides: dict[str, Any]) -> float:
+def verify(
+    name: str,
+    source_prefix: str,
+    output: str,
+    overrides: dict[str, Any],
+    *,
+    shown_as: str | None = None,
+) -> float:
     """Max abs logits difference between the port restored from ``output`` and the legacy graph.
 
-    Raises VerificationError beyond the model's tolerance.
+    Raises VerificationError beyond the model's tolerance (naming ``shown_as``,
+    default ``output``).
     """
     import legacy_tf1
     import tf2_port
@@ -339,14 +395,16 @@ def verify(name: str, source_prefix: str, output: str, overrides: dict[str, Any]
     difference = float(np.max(np.abs(port - legacy)))
     if model_map.tolerance.exceeded(port, legacy):
         raise VerificationError(
-            f"{output}: port logits differ from the legacy graph restored from {source_prefix}: "
+            f"{shown_as or output}: port logits differ from the legacy graph restored from {source_prefix}: "
             f"max abs difference {difference:.3g} exceeds atol {model_map.tolerance.atol} + "
             f"rtol {model_map.tolerance.rtol} * |logits|"
         )
     return difference
 
 
-def check_restorable(name: str, output: str, overrides: dict[str, Any]) -> None:
+def check_restorable(
+    name: str, output: str, overrides: dict[str, Any], *, shown_as: str | None = None
+) -> None:
     """Every variable of a fresh port model, its Adam and step is found in ``output``.
 
     And nothing else: the ignored tensors are kept outside the object graph,
@@ -357,7 +415,9 @@ def check_restorable(name: str, output: str, overrides: dict[str, Any]) -> None:
     try:
         state.checkpoint().restore(prefix).assert_consumed()
     except AssertionError as error:
-        raise VerificationError(f"{output}: does not restore into {name!r} ({error})") from None
+        raise VerificationError(
+            f"{shown_as or output}: does not restore into {name!r} ({error})"
+        ) from None
 
 
 def convert(
@@ -389,7 +449,8 @@ def convert(
     shapes = reader.shapes()
     name = detect_model(shapes, resolved.prefix) if model == AUTO else model
     maps.get(name)
-    plan, state = plan_for(name, shapes, optimizer=optimizer)
+    dtypes = {key: reader.infos[key].dtype for key in shapes}
+    plan, state = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes)
     if not plan.ok:
         raise MappingError(f"{resolved.prefix}: does not fit model {name!r}:\n{plan.report()}")
     print(
@@ -408,14 +469,13 @@ def convert(
             resolved.prefix, name, None, state.overrides, None, None, resolved.notes
         )
     output = os.path.abspath(output or default_output(resolved.prefix))
-    iterations = _write_output(output, state, reader, plan, resolved, optimizer, force, log)
+    iterations, difference = _write_output(
+        output, state, reader, plan, resolved, optimizer, force, log, verification
+    )
+    if difference is not None:
+        print(f"verified: max abs logits difference {difference:.3g}", file=log)
     if weights_h5:
         _write_h5(state.model, weights_h5, force)
-    difference = None
-    if verification:
-        check_restorable(name, output, state.overrides)
-        difference = verify(name, resolved.prefix, output, state.overrides)
-        print(f"verified: max abs logits difference {difference:.3g}", file=log)
     print(f"wrote {output}", file=log)
     return ConversionResult(
         resolved.prefix, name, output, state.overrides, iterations, difference, resolved.notes
@@ -449,6 +509,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the mapping, write nothing")
     parser.add_argument("--force", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="generic mode: map by this JSON rules file (see converters/rules.py) into "
+        "--model, or into a plain tf.Module when --model is auto; needs --output",
+    )
     return parser
 
 
@@ -467,6 +533,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def run(_):
+        if args.rules:
+            from converters import rules
+
+            if not args.output:
+                raise UsageError("--rules needs --output DIR")
+            model = None if args.model == AUTO else args.model
+            rules.convert(args.ckpt, args.rules, model=model, output=args.output, force=args.force)
+            return
         convert(
             args.ckpt,
             model=args.model,

@@ -115,6 +115,18 @@ def _restore_ignored(prefix: str, reader: Reader, ignored) -> dict[str, np.ndarr
     return {name: variable.numpy() for name, variable in module.tensors.items()}
 
 
+def _require_model_variables(name: str, prefix: str, model) -> None:
+    """Every port model variable has a value in ``prefix`` (else the output would be fresh init)."""
+    status = tf.train.Checkpoint(model=model).restore(prefix)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as error:
+        first = str(error).strip().splitlines()[0]
+        raise MappingError(
+            f"{prefix}: is not a tf2_port {name!r} checkpoint: model variables missing ({first})"
+        ) from None
+
+
 def tf1_tensors(name: str, prefix: str, directory: str) -> dict[str, np.ndarray]:
     """Every legacy variable's value from the TF2 checkpoint ``prefix``, by TF1 name."""
     reader = Reader(prefix)
@@ -123,6 +135,7 @@ def tf1_tensors(name: str, prefix: str, directory: str) -> dict[str, np.ndarray]
     overrides = _saved_overrides(name, directory)
     state = build_port(name, overrides)
     state.checkpoint().restore(prefix).expect_partial()
+    _require_model_variables(name, prefix, state.model)
     with_optimizer = _source_had_optimizer(directory, reader)
     iterations = int(state.optimizer.iterations.numpy())
     model_map = maps.for_overrides(maps.get(name), overrides)

@@ -54,9 +54,35 @@ class Ignore:
 # Named transforms, each with its inverse (TF2 -> TF1). The ports keep TF1's
 # layouts (HWIO kernels, [in, out] dense kernels, NHWC flatten order), so every
 # row of the built-in tables is the identity; the names keep the tables explicit.
+def _no_inverse(name: str) -> Callable:
+    def inverse(x):
+        raise MappingError(f"transform {name!r} has no inverse (it forgets the kernel's window)")
+
+    return inverse
+
+
 TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
     "identity": (lambda x: x, lambda x: x),
+    # slim's fc layers are convolutions (fc6: 7x7 VALID over the 7x7 map, fc7/fc8: 1x1):
+    # HWIO [h, w, in, out] flattened row-major is the Dense kernel of NHWC Flatten.
+    "conv_as_dense": (lambda x: x.reshape(-1, x.shape[-1]), _no_inverse("conv_as_dense")),
 }
+# How each transform changes a shape (identity when absent), for the shape checks.
+TRANSFORM_SHAPES: dict[str, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
+    "conv_as_dense": lambda shape: (math.prod(shape[:-1]), shape[-1]) if shape else shape,
+}
+
+
+def transformed_shapes(
+    model_map: ModelMap, shapes: dict[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    """Checkpoint shapes as their rows' transforms will deliver them."""
+    result = {}
+    for key, shape in shapes.items():
+        found = match(model_map, key)
+        transform = found[1] if isinstance(found, tuple) else "identity"
+        result[key] = tuple(TRANSFORM_SHAPES.get(transform, lambda s: s)(tuple(shape)))
+    return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +98,13 @@ class Tolerance:
     atol: float = 1e-5
 
     def exceeded(self, port: np.ndarray, legacy: np.ndarray) -> bool:
-        """True when any element differs by more than allowed."""
+        """True when any element differs by more than allowed, or either side is not finite.
+
+        NaN compares false with everything, so it is checked explicitly: a checkpoint
+        whose logits are NaN on both sides must not pass as "no difference".
+        """
+        if not (np.all(np.isfinite(port)) and np.all(np.isfinite(legacy))):
+            return True
         return bool(np.any(np.abs(port - legacy) > self.atol + self.rtol * np.abs(legacy)))
 
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 import legacy_tf1
 import tf2_port
 from converters import ckpt_v1_to_v2, ckpt_v2_to_v1, maps
-from converters.bundle import EXIT_INPUT, EXIT_MAPPING, EXIT_USAGE, Reader, resolve
+from converters.bundle import EXIT_INPUT, EXIT_MAPPING, EXIT_USAGE, InputError, Reader, resolve
 from legacy_tf1.train import TrainConfig, train
 from tf2_port import registry
 from tf2_port.train import make_train_step
@@ -137,10 +137,21 @@ def test_moved_directory_with_absolute_state_file(sources, tmp_path, capsys):
     assert result.max_abs_diff is not None
 
 
-@pytest.mark.parametrize("suffix", [".index", ".data-00000-of-00001", ".meta", ""])
+@pytest.mark.parametrize("suffix", [".index", ".meta", ""])
 def test_checkpoint_files_resolve_to_their_prefix(sources, suffix):
     prefix = resolve(sources("resnet_mnist")).prefix
     assert resolve(prefix + suffix).prefix == prefix
+
+
+def test_data_shard_given_as_checkpoint_is_refused_naming_the_prefix(sources, tmp_path, capsys):
+    # Issue 8's acceptance table: "the .data file passed as the checkpoint: an error,
+    # no traceback, no output". The message says what to give instead.
+    prefix = resolve(sources("resnet_mnist")).prefix
+    argv = [prefix + ".data-00000-of-00001", "--output", str(tmp_path / "out")]
+    assert ckpt_v1_to_v2.main(argv) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert f"expected the checkpoint prefix {prefix}" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
 
 
 def test_directory_without_state_file_takes_the_newest_step(tmp_path):
@@ -466,8 +477,11 @@ def test_sharded_checkpoint_converts_from_each_of_its_files(sources, tmp_path):
     )
     data = sorted(p.name for p in (tmp_path / "sharded").glob("*.data-*"))
     assert data == ["model.ckpt-2.data-00000-of-00002", "model.ckpt-2.data-00001-of-00002"]
-    # Each shard, the .meta and the .index resolve to the prefix and convert.
-    for index, name in enumerate([*data, "model.ckpt-2.meta"]):
+    # The .index and the .meta resolve to the prefix and convert; shards are refused.
+    for name in data:
+        with pytest.raises(InputError, match="is a data shard"):
+            resolve(str(tmp_path / "sharded" / name))
+    for index, name in enumerate(["model.ckpt-2.index", "model.ckpt-2.meta"]):
         output = str(tmp_path / f"out{index}")
         result = ckpt_v1_to_v2.convert(
             str(tmp_path / "sharded" / name), output=output, verification=index == 0
@@ -533,3 +547,12 @@ def test_variant_tables_differ_from_the_base_only_by_the_options_variables():
     assert set(base.rows) <= set(variant.rows)
     assert maps.for_overrides(base, {"extra_bias": True}).rows == variant.rows
     assert maps.for_overrides(base, {"extra_bias": False}).rows == base.rows
+
+
+def test_tolerance_treats_non_finite_logits_as_a_failed_verification():
+    tolerance = maps.Tolerance(rtol=1e-6, atol=1e-5)
+    finite = np.array([[1.0, 2.0]], np.float32)
+    assert not tolerance.exceeded(finite, finite)
+    nan = np.array([[np.nan, 2.0]], np.float32)
+    assert tolerance.exceeded(nan, nan)  # NaN == NaN must not pass as "no difference"
+    assert tolerance.exceeded(finite, np.array([[np.inf, 2.0]], np.float32))
