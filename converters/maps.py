@@ -332,6 +332,10 @@ def _vgg16_overrides(shapes: dict[str, tuple[int, ...]]) -> dict:
         overrides["image_size"] = 32 * side
     if "fc8/w" in shapes:
         overrides["num_classes"] = int(shapes["fc8/w"][-1])
+    if "Variable" in shapes:
+        # The random image batch fixes the legacy graph's batch size; verification
+        # rebuilds that graph and must restore the variable with its saved shape.
+        overrides["batch_size"] = int(shapes["Variable"][0])
     return overrides
 
 

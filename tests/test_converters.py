@@ -556,3 +556,13 @@ def test_tolerance_treats_non_finite_logits_as_a_failed_verification():
     nan = np.array([[np.nan, 2.0]], np.float32)
     assert tolerance.exceeded(nan, nan)  # NaN == NaN must not pass as "no difference"
     assert tolerance.exceeded(finite, np.array([[np.inf, 2.0]], np.float32))
+
+
+def test_vgg16_trained_with_another_batch_size_converts(tmp_path):
+    from legacy_tf1.__main__ import main as legacy_main
+
+    ckpt = tmp_path / "ckpt"
+    argv = ["train", "vgg16", "--steps", "0", "--batch-size", "2", "--ckpt-dir", str(ckpt)]
+    assert legacy_main([*argv, "--option", "image_size=32", "--option", "conv4_3_filters=512"]) == 0
+    result = ckpt_v1_to_v2.convert(str(ckpt), model="vgg16", output=str(tmp_path / "out"))
+    assert result.max_abs_diff <= maps.get("vgg16").tolerance.atol
