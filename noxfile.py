@@ -133,3 +133,19 @@ def _run_scripts_under_runner(session: nox.Session, scripts: list[Path], work: s
             success_codes=EXPECTED_EXIT.get(script.name, [0]),
         )
     session.chdir(ROOT)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (issue 7): reports/bench.{md,json}; `-- --publish` also writes docs/benchmarks.*."""
+    _install(session)
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def parity(session: nox.Session) -> None:
+    """Equivalence suite with accuracy runs: reports/parity.{md,png} (<= 40 min on 2 cores)."""
+    _install(session)
+    session.chdir(ROOT)
+    # Accuracy, checks and reports: see parity/__main__.py; posargs pick models or --fast.
+    session.run("python", "-m", "parity", *(session.posargs or ["--full"]))

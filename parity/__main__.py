@@ -1,0 +1,84 @@
+"""``python -m parity [--fast|--full] [--reports DIR] [MODEL...]``.
+
+``--fast`` (default): forward, gradients (inference and training mode), 20
+optimizer steps (free-running and re-synced) and resume, for every model.
+``--full`` adds the accuracy runs (parity/accuracy.py). Writes
+``DIR/parity.md`` (and ``DIR/parity.png`` with ``--full``), prints a summary
+table and the wall time. Exit status 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+from parity import tolerances
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m parity", description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--fast", dest="full", action="store_false", help="checks only (default)")
+    mode.add_argument("--full", dest="full", action="store_true", help="checks and accuracy runs")
+    parser.add_argument("--reports", default="reports", help="report directory (default: reports)")
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps compared (20)")
+    parser.add_argument("models", nargs="*", choices=[[], *tolerances.MODEL_NAMES], default=[])
+    return parser
+
+
+def _summary(rows, results) -> str:
+    lines = [f"{'model':20s} {'check':26s} {'max diff':>10s}  pass"]
+    lines += [
+        f"{r.model:20s} {r.check:26s} {r.max_abs:10.3g}  {'yes' if r.passed else 'NO'}"
+        for r in rows
+    ]
+    for r in results:
+        if r.steps is None:
+            lines.append(f"{r.model:20s} {'accuracy':26s} {'skipped':>10s}  -")
+        else:
+            lines.append(
+                f"{r.model:20s} {'accuracy legacy/port':26s} "
+                f"{100 * r.legacy.final_accuracy:5.2f}/{100 * r.port.final_accuracy:5.2f}%  "
+                f"{'yes' if r.passed else 'NO'}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the checks (and with --full the accuracy runs); write the reports."""
+    args = _parser().parse_args(argv)
+    began = time.monotonic()
+    from parity import accuracy, checks, report
+
+    models = args.models or list(tolerances.MODEL_NAMES)
+    rows, results = [], []
+    with tempfile.TemporaryDirectory(prefix="parity_") as work:
+        for name in models:
+            for row in checks.run_all(name, os.path.join(work, name), steps=args.steps):
+                rows.append(row)
+                print(row.detail, flush=True)
+        if args.full:
+            for name in models:
+                results.append(
+                    accuracy.run_accuracy(name, os.path.join(work, f"acc_{name}"), log=sys.stdout)
+                )
+    seconds = time.monotonic() - began
+    command = "python -m parity " + " ".join(argv if argv is not None else sys.argv[1:])
+    md_path, png_path = report.write_reports(
+        args.reports, rows, results, command=command.strip(), seconds=seconds
+    )
+    print()
+    print(_summary(rows, results))
+    print(
+        f"\nwall time {seconds:.0f} s; report: {md_path}"
+        + (f", curves: {png_path}" if png_path else "")
+    )
+    failed = not all(r.passed for r in rows) or any(r.passed is False for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The fast part of the equivalence suite: legacy graph -> converter -> port, per model.
+
+Every model (parametrized over parity.tolerances.SPECS): forward end points in
+inference and training mode, total/regularization loss and every gradient in
+both modes, and a few optimizer steps (re-synced and free-running). The long
+accuracy runs live in ``nox -s parity`` (``python -m parity --full``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from parity import checks, tolerances
+from parity.compare import ParityError, Tolerance, assert_close, compare
+from parity.report import checks_table, png_bytes
+
+FAST_STEPS = 3
+
+
+@pytest.fixture(scope="module", params=tolerances.MODEL_NAMES)
+def pair(request, tmp_path_factory):
+    built = checks.make_pair(request.param, str(tmp_path_factory.mktemp(request.param)))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def batch(pair):
+    return checks.data_batches(pair, 1)[0]
+
+
+def _assert(comparison):
+    assert comparison.passed, comparison.message()
+    return comparison
+
+
+# ---- the comparison helper --------------------------------------------------------------------
+
+
+def test_compare_names_the_first_diverging_leaf_in_expected_order():
+    expected = {"conv1": np.zeros(3), "pool1": np.ones(2), "logits": np.ones(2)}
+    actual = {"conv1": np.zeros(3), "pool1": np.ones(2) + 1e-3, "logits": np.ones(2) + 1.0}
+    result = compare(expected, actual, Tolerance(), label="demo")
+    assert not result.passed
+    assert result.first_divergence.name == "pool1"
+    assert result.worst.name == "logits"
+    assert "first diverging: 'pool1'" in result.message()
+    assert result.max_abs == pytest.approx(1.0)
+
+
+def test_compare_reports_missing_unexpected_and_shape_mismatch():
+    result = compare(
+        {"a": np.zeros(2), "b": np.zeros(2)}, {"a": np.zeros(3), "c": 0.0}, Tolerance()
+    )
+    problems = {leaf.name: leaf.problem for leaf in result.leaves}
+    assert "shape" in problems["a"]
+    assert problems["b"] == "missing"
+    assert problems["c"] == "unexpected"
+    with pytest.raises(ParityError, match="first diverging: 'a'"):
+        assert_close({"a": np.zeros(2)}, {"a": np.zeros(3)}, Tolerance())
+
+
+def test_tolerance_is_numpy_isclose():
+    tolerance = Tolerance(rtol=1e-3, atol=1e-6)
+    expected = np.array([1.0, 1000.0])
+    inside = expected + np.array([1e-3, 0.9])
+    outside = expected + np.array([2e-3, 0.0])
+    assert compare(expected, inside, tolerance).passed
+    assert not compare(expected, outside, tolerance).passed
+
+
+def test_every_tolerance_looser_than_the_guide_has_an_argument():
+    guide = Tolerance()
+    for spec in tolerances.SPECS.values():
+        for check in tolerances.CHECKS:
+            tolerance = spec.tolerance(check)
+            if tolerance.rtol > guide.rtol or tolerance.atol > guide.atol:
+                assert len(tolerance.argument) > 30, (spec.name, check)
+
+
+def test_png_writer_round_trips():
+    image = np.zeros((3, 4, 3), np.uint8)
+    image[1, 2] = (10, 20, 30)
+    data = png_bytes(image)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (4, 3)
+    start = data.index(b"IDAT") + 4
+    length = struct.unpack(">I", data[start - 8 : start - 4])[0]
+    raw = zlib.decompress(data[start : start + length])
+    rows = np.frombuffer(raw, np.uint8).reshape(3, 1 + 4 * 3)
+    assert rows[1, 1 + 2 * 3 : 1 + 3 * 3].tolist() == [10, 20, 30]
+
+
+def test_report_table_marks_failures():
+    rows = [
+        checks.CheckRow("m", "forward", 0.0, "rtol=1e-06 atol=1e-05", True, ""),
+        checks.CheckRow("m", "steps", 1.0, "rtol=1e-06 atol=1e-05", False, "x"),
+    ]
+    table = checks_table(rows)
+    assert "| m | forward | 0 |" in table and "**NO**" in table
+
+
+# ---- per model ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_forward_end_points_match(pair, batch, training):
+    result = _assert(checks.check_forward(pair, batch, training=training))
+    assert len(result.leaves) == len(tolerances.get(pair.name).end_points)
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_losses_and_gradients_match(pair, batch, training):
+    result = _assert(checks.check_gradients(pair, batch, training=training))
+    names = [leaf.name for leaf in result.leaves]
+    assert names[:2] == ["loss/total", "loss/regularization"]
+    # Every trainable variable of the port has its gradient compared.
+    assert len(names) - 2 == len(pair.port.model.trainable_variables)
+
+
+def test_optimizer_steps_match(pair):
+    batches = checks.data_batches(pair, FAST_STEPS, skip=1)
+    _assert(checks.check_steps_synced(pair, batches))
+    _assert(checks.check_steps(pair, batches))
+
+
+def test_localisation_names_the_perturbed_end_point(tmp_path):
+    """A port weight changed after conversion: the helper must point at that block."""
+    pair = checks.make_pair("resnet_mnist", str(tmp_path))
+    try:
+        batch = checks.data_batches(pair, 1)[0]
+        pair.reset()
+        kernel = pair.port.model.get_layer("res2b_conv2").kernel
+        kernel.assign(kernel * 1.01)
+        legacy = pair.legacy.run(pair.legacy.model.end_points, batch, training=False)
+        spec = tolerances.get("resnet_mnist")
+        port = pair.port.end_points(
+            [p for _, p in spec.end_points], batch.port_images, training=False
+        )
+        result = compare(
+            {name: legacy[name] for name, _ in spec.end_points},
+            dict(zip([name for name, _ in spec.end_points], port, strict=True)),
+            spec.tolerance("forward"),
+        )
+        assert result.first_divergence.name == "res2b"
+    finally:
+        pair.close()
+
+
+# The acceptance path: `legacy_tf1 train` -> converters.ckpt_v1_to_v2 -> tf2_port.load.
+TRAIN_OPTIONS = {
+    # The sample has 4000 training images; the default warm-up would queue 20000.
+    "cifar10_cnn": {"queue_examples_per_epoch": 400},
+    "vgg16": {"image_size": 32, "num_classes": 10},
+}
+
+
+@pytest.mark.parametrize("name", tolerances.MODEL_NAMES)
+def test_trained_checkpoint_converts_to_the_same_logits(name, tmp_path):
+    import tf2_port
+    from converters.ckpt_v1_to_v2 import convert, port_logits
+    from converters.maps import get as get_map
+    from legacy_tf1.api import predict
+    from legacy_tf1.train import TrainConfig, train
+
+    options = TRAIN_OPTIONS.get(name, {})
+    config = TrainConfig(name, str(tmp_path / "ckpt"), steps=2, seed=0, options=options)
+    trained = train(config, log=open(os.devnull, "w"))  # noqa: SIM115
+    result = convert(
+        trained.checkpoint, model=name, output=str(tmp_path / "tf2"), log=io.StringIO()
+    )
+    model_map = get_map(name)
+    shape = model_map.legacy_input_shape(result.overrides)
+    images = np.random.default_rng(7).random((5, *shape), dtype=np.float32)
+    legacy = predict(name, trained.checkpoint, images, **options)
+    port = port_logits(tf2_port.load(name, str(tmp_path / "tf2")), model_map.to_port_inputs(images))
+    # 1e-5 relative to the logits' scale; seed004 keeps its argued batch-statistics bound.
+    tolerance = tolerances.get(name).tolerance("forward")
+    if tolerance == tolerances.FORWARD:
+        tolerance = Tolerance(1e-5, 1e-5 * max(1.0, float(np.max(np.abs(legacy)))))
+    result = compare({"logits": legacy}, {"logits": port}, tolerance, label=name)
+    assert result.passed, result.message()
