@@ -118,7 +118,17 @@ def _read_header(path: Path, stream: BinaryIO) -> tuple[np.dtype, tuple[int, ...
     dims = stream.read(4 * ndim)
     if len(dims) < 4 * ndim:
         raise FormatError(path, f"truncated header: {ndim} dimensions need {4 * ndim} bytes")
-    return DTYPE_BY_CODE[code], struct.unpack(f">{ndim}I", dims)
+    dtype, shape = DTYPE_BY_CODE[code], struct.unpack(f">{ndim}I", dims)
+    _check_shape_representable(path, dtype, shape)
+    return dtype, shape
+
+
+def _check_shape_representable(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    # A zero dimension makes the payload empty, but numpy still refuses shapes
+    # whose other dimensions multiply past its index range: say so here.
+    nonzero_bytes = math.prod(d for d in shape if d) * dtype.itemsize
+    if nonzero_bytes > np.iinfo(np.intp).max:
+        raise FormatError(path, f"header claims shape {list(shape)}: too large for any array")
 
 
 def _payload_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:

@@ -787,3 +787,11 @@ def test_errors_pickle_and_read_well():
     assert isinstance(error, ValueError)
     data_error = pickle.loads(pickle.dumps(DataDirError("d", ["x"], "mnist")))
     assert data_error.missing == ("x",) and "d: " in str(data_error)
+
+
+def test_idx_header_with_a_zero_and_huge_dimensions_is_a_format_error(tmp_path):
+    # Found by the end-to-end fuzz: zero items in total, yet no array can have this shape.
+    path = tmp_path / "zero-by-huge-idx3-ubyte"
+    path.write_bytes(b"\x00\x00\x08\x03" + struct.pack(">3I", 0, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(FormatError, match="too large for any array"):
+        idx.read_idx(path)
