@@ -41,3 +41,14 @@ def constant(value: float) -> keras.initializers.Initializer:
 # uniform Glorot with fan_in/fan_out over receptive field x channels, and so is
 # the glorot_uniform default of tf.layers and Keras.
 XAVIER = "glorot_uniform"
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSpec:
+    """One residual block of the ResNet ports: name, filters (f1, f2, f3), projection shortcut or not."""
+
+    name: str
+    filters: tuple[int, int, int]
+    projection: bool
+    stride: int = 1
+    kernel_size: int = 3

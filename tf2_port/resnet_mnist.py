@@ -24,7 +24,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from tf2_port.config import constant, truncated_normal
+from tf2_port.config import BlockSpec, constant, truncated_normal
 from tf2_port.layers import BiasAdd
 
 NAME = "resnet_mnist"
@@ -33,17 +33,6 @@ DATA_KIND = "mnist"
 LABELS = "one_hot"
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class BlockSpec:
-    """One residual block: its name, filters (f1, f2, f3), projection shortcut or not."""
-
-    name: str
-    filters: tuple[int, int, int]
-    projection: bool
-    stride: int = 1
-    kernel_size: int = 3
 
 
 # Stage 2 of the original: convolutional_block 'res2a', identity blocks 'res2b', 'res2c'.

@@ -28,7 +28,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from tf2_port.config import random_normal, truncated_normal
+from tf2_port.config import BlockSpec, random_normal, truncated_normal
 from tf2_port.layers import BiasAdd
 
 NAME = "resnet_mnist_class"
@@ -39,24 +39,13 @@ NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class BlockSpec:
-    """One ResNet block: name, filters (f1, f2, f3), identity (True) or projection."""
-
-    name: str
-    filters: tuple[int, int, int]
-    identity: bool
-    stride: int = 1
-    kernel_size: int = 3
-
-
 # Net.forward: Rt, Rt1, Rt2, Rt3 (ResNetChoice(True)) and URt (ResNetChoice(False)).
 BLOCKS = (
-    BlockSpec("block1", (8, 8, 16), identity=True),
-    BlockSpec("block2", (8, 8, 16), identity=True),
-    BlockSpec("block3", (8, 8, 16), identity=True),
-    BlockSpec("block4", (8, 8, 16), identity=True),
-    BlockSpec("block5", (16, 16, 32), identity=False),
+    BlockSpec("block1", (8, 8, 16), projection=False),
+    BlockSpec("block2", (8, 8, 16), projection=False),
+    BlockSpec("block3", (8, 8, 16), projection=False),
+    BlockSpec("block4", (8, 8, 16), projection=False),
+    BlockSpec("block5", (16, 16, 32), projection=True),
 )
 
 
@@ -89,16 +78,16 @@ def _conv(filters, kernel_size, name, *, strides=1, bias=True, activation="relu"
 
 
 def resnet_block(x, spec: BlockSpec, config: Config):
-    """ResNet.ResNetChoice(spec.identity) of the original."""
+    """ResNet.ResNetChoice(not spec.projection) of the original."""
     f1, f2, f3 = spec.filters
     # The original's projection block applies its stride to conv_1 only (stride 1 here).
-    y = _conv(f1, 1, f"{spec.name}_conv1", strides=1 if spec.identity else spec.stride)(x)
+    y = _conv(f1, 1, f"{spec.name}_conv1", strides=spec.stride if spec.projection else 1)(x)
     y = _conv(f2, spec.kernel_size, f"{spec.name}_conv2")(y)
     conv3 = _conv(f3, 1, f"{spec.name}_conv3", bias=False, activation=None)
     y = BiasAdd(name=f"{spec.name}_conv3_bias")(conv3(y))
     if not config.linear_last_conv:
         y = keras.layers.ReLU(name=f"{spec.name}_conv3_relu")(y)
-    if spec.identity:
+    if not spec.projection:
         shortcut = x
     elif config.separate_shortcut_weights:
         shortcut = _conv(f3, 1, f"{spec.name}_shortcut", bias=False, activation=None)(x)
