@@ -215,6 +215,33 @@ def test_cifar_distortions_are_seeded_standardized_and_replayable():
     np.testing.assert_allclose(per_image.std(1), 1.0, atol=1e-3)
 
 
+def _standardized(image):
+    return (image - image.mean()) / max(image.std(), 1 / np.sqrt(image.size))
+
+
+def test_batched_cifar_distortion_crops_and_flips_each_image_on_its_own():
+    from formats import cifar, sample
+
+    raw, _ = cifar.read_cifar_bin(sample.resolve_data_dir("cifar-bin") / "data_batch_1.bin")
+    images = raw[:16].transpose(0, 2, 3, 1)
+    distorted = data.distort_cifar_batch(tf.constant(images), tf.constant([7, 0], tf.int64))
+    windows = set()
+    for source, output in zip(images.astype(np.float32), distorted.numpy(), strict=True):
+        # The sample's images are grey (three equal channels): brightness and contrast
+        # then cancel in the standardization, leaving a standardized (flipped) crop.
+        candidates = {
+            (top, left, flip): _standardized(window[:, ::-1] if flip else window)
+            for top in range(9)
+            for left in range(9)
+            for flip in (False, True)
+            for window in [source[top : top + 24, left : left + 24]]
+        }
+        found = [k for k, c in candidates.items() if np.allclose(c, output, atol=1e-4)]
+        assert found, "a distorted image is not a standardized 24x24 window of its source"
+        windows.add(found[0])
+    assert len(windows) > 8  # offsets and flips are drawn per image, not once per batch
+
+
 def test_deterministic_cifar10_uses_the_central_crop():
     from formats import cifar, sample
 
@@ -249,17 +276,40 @@ def test_adam_matches_tf1_adam_optimizer():
             for g in grads:
                 sess.run(apply, {grad: g})
                 reference.append(sess.run(var))
-    ported = keras.Variable(start)
-    optimizer = train.make_optimizer(1e-3)
-    for g, expected in zip(grads, reference, strict=True):
-        optimizer.apply_gradients([(tf.constant(g), ported)])
-        np.testing.assert_allclose(ported.numpy(), expected, rtol=0, atol=1e-6)
+    for fused in (True, False):
+        ported = keras.Variable(start)
+        optimizer = train.make_optimizer(1e-3, fused=fused)
+        for g, expected in zip(grads, reference, strict=True):
+            optimizer.apply_gradients([(tf.constant(g), ported)])
+            np.testing.assert_allclose(ported.numpy(), expected, rtol=0, atol=1e-6)
     # Keras' default epsilon (1e-7) would not match.
     default = keras.Variable(start)
     keras_default = keras.optimizers.Adam(1e-3)
     for g in grads:
         keras_default.apply_gradients([(tf.constant(g), default)])
     assert np.abs(default.numpy() - reference[-1]).max() > 1e-5
+
+
+def test_fused_adam_runs_tf1s_fused_kernel_and_matches_keras_adam():
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=(30, 7)).astype(np.float32)
+    grads = [rng.normal(size=(30, 7)).astype(np.float32) for _ in range(10)]
+    fused_var, keras_var = keras.Variable(start), keras.Variable(start)
+    fused, plain = train.make_optimizer(1e-2), train.make_optimizer(1e-2, fused=False)
+
+    @tf.function
+    def fused_step(gradient):
+        fused.apply_gradients([(gradient, fused_var)])
+
+    for g in grads:
+        fused_step(tf.constant(g))
+        plain.apply_gradients([(tf.constant(g), keras_var)])
+    graph = fused_step.get_concrete_function(tf.constant(grads[0])).graph
+    op_types = {op.type for op in graph.get_operations()}
+    assert "ResourceApplyAdam" in op_types
+    assert int(fused.iterations.numpy()) == len(grads)
+    # Same formula; only 1 - beta is rounded differently (float32 vs float64 first).
+    np.testing.assert_allclose(fused_var.numpy(), keras_var.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_tf1_batch_normalization_matches_tf_layers():
@@ -274,12 +324,12 @@ def test_tf1_batch_normalization_matches_tf_layers():
             sess.run(tf1.global_variables_initializer())
             expected, _ = sess.run([output, updates], {placeholder: x})
             stats = sess.run({k: moving[k] for k in ("moving_mean", "moving_variance")})
+    # The same fused kernel on the same inputs: equal bit for bit, not merely close.
     layer = layers.TF1BatchNormalization()
     actual = layer(x, training=True).numpy()
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), stats["moving_mean"], rtol=1e-6, atol=1e-7
-    )
-    np.testing.assert_allclose(
-        layer.moving_variance.numpy(), stats["moving_variance"], rtol=1e-6, atol=1e-7
-    )
+    np.testing.assert_array_equal(actual, expected)
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), stats["moving_mean"])
+    np.testing.assert_array_equal(layer.moving_variance.numpy(), stats["moving_variance"])
+    # Keras' unfused arithmetic (the same statistics) stays within float32 rounding.
+    plain = layers.TF1BatchNormalization(unbiased_moving_variance=False)
+    np.testing.assert_allclose(plain(x, training=True).numpy(), expected, rtol=1e-5, atol=1e-5)

@@ -34,6 +34,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from tf2_port import data, registry
+from tf2_port.optimizers import FusedAdam
 
 CONFIG_FILE = "port_config.json"
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -67,9 +68,15 @@ class TrainResult:
     checkpoint: str | None
 
 
-def make_optimizer(learning_rate: float) -> keras.optimizers.Optimizer:
-    """Adam matching ``tf.compat.v1.train.AdamOptimizer(learning_rate)`` (epsilon 1e-8)."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+def make_optimizer(learning_rate: float, *, fused: bool = True) -> keras.optimizers.Optimizer:
+    """Adam matching ``tf.compat.v1.train.AdamOptimizer(learning_rate)`` (epsilon 1e-8).
+
+    ``fused`` (the default) applies it with TF1's fused kernel
+    (:class:`tf2_port.optimizers.FusedAdam`); ``fused=False`` gives plain
+    ``keras.optimizers.Adam`` with the same hyperparameters.
+    """
+    kind = FusedAdam if fused else keras.optimizers.Adam
+    return kind(learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
 
 
 def make_strategy(kind: str) -> tf.distribute.Strategy:
