@@ -14,6 +14,7 @@ statistics (seed004) and its moving averages being updated.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -463,10 +464,39 @@ def row(model: str, check: str, comparison: Comparison) -> CheckRow:
     )
 
 
+@contextlib.contextmanager
+def deterministic_ops(seed: int = 0) -> Iterator[None]:
+    """TF's deterministic op implementations for the duration, then the previous setting.
+
+    Determinism needs a global seed (TF refuses unseeded random ops under it);
+    the checks feed or seed everything that matters, so its value is arbitrary.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    tf.random.set_seed(seed)
+    try:
+        yield
+    finally:
+        if not was_on:
+            tf_config.disable_op_determinism()
+
+
 def run_all(
     name: str, workdir: str, *, steps: int = 20, resume_split: tuple[int, int] = (10, 2)
 ) -> Iterator[CheckRow]:
-    """Every check of ``name`` (forward, gradients both modes, steps, resume) as report rows."""
+    """Every check of ``name`` (forward, gradients both modes, steps, resume) as report rows.
+
+    Runs under :func:`deterministic_ops`, so a difference is the two
+    implementations', not thread scheduling's.
+    """
+    with deterministic_ops():
+        yield from _run_all(name, workdir, steps=steps, resume_split=resume_split)
+
+
+def _run_all(name: str, workdir: str, *, steps: int, resume_split: tuple[int, int]):
     pair = make_pair(name, workdir)
     try:
         batch = data_batches(pair, 1)[0]

@@ -71,17 +71,19 @@ def checks_table(rows: Sequence[CheckRow]) -> str:
 def accuracy_table(results: Sequence[AccuracyResult]) -> str:
     """The accuracy table in markdown."""
     lines = [
-        "| model | steps | legacy acc | port acc | gap (points) | floor | pass | seconds | schedule |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | steps | legacy acc | port acc | gap (points) | gap s.e. | floor | pass "
+        "| seconds | schedule |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.steps is None:
-            lines.append(f"| {r.model} | - | - | - | - | - | skipped | - | {r.reason} |")
+            lines.append(f"| {r.model} | - | - | - | - | - | - | skipped | - | {r.reason} |")
             continue
         floor = "-" if r.floor is None else f"{100 * r.floor:.0f} %"
         lines.append(
             f"| {r.model} | {r.steps} | {100 * r.legacy.final_accuracy:.2f} % | "
-            f"{100 * r.port.final_accuracy:.2f} % | {r.gap_points:.2f} | {floor} | "
+            f"{100 * r.port.final_accuracy:.2f} % | {r.gap_points:.2f} | "
+            f"{r.gap_standard_error_points:.2f} | {floor} | "
             f"{'yes' if r.passed else '**NO**'} | {r.seconds:.0f} | {r.reason} |"
         )
     return "\n".join(lines)
@@ -120,7 +122,9 @@ def markdown(
             "## Accuracy (same initial weights, same batch stream, embedded sample data)",
             "",
             f"Legacy and port must agree within {MAX_GAP_POINTS:g} percentage point and "
-            "each clear the floor stated in parity/accuracy.py.",
+            "each clear the floor stated in parity/accuracy.py. The gap's standard error "
+            "is sqrt(D) / N points x 100, D the test images exactly one side gets right: "
+            "it is how much of the gap the 1000-image test set alone explains.",
             "",
             accuracy_table(results),
             "",

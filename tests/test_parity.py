@@ -18,7 +18,7 @@ import pytest
 
 from parity import checks, tolerances
 from parity.compare import ParityError, Tolerance, assert_close, compare
-from parity.report import checks_table, png_bytes
+from parity.report import accuracy_table, checks_table, png_bytes
 
 FAST_STEPS = 3
 
@@ -33,6 +33,13 @@ def pair(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def batch(pair):
     return checks.data_batches(pair, 1)[0]
+
+
+@pytest.fixture
+def deterministic():
+    # As `python -m parity`: TF's deterministic kernels for the check, off again after it.
+    with checks.deterministic_ops():
+        yield
 
 
 def _assert(comparison):
@@ -98,6 +105,17 @@ def test_png_writer_round_trips():
     assert rows[1, 1 + 2 * 3 : 1 + 3 * 3].tolist() == [10, 20, 30]
 
 
+def test_gap_standard_error_counts_only_discordant_test_images():
+    from parity.accuracy import AccuracyResult, Curve
+
+    legacy = Curve(accuracies=[0.95], only_right=[30])
+    port = Curve(accuracies=[0.94], only_right=[14])
+    result = AccuracyResult("m", 10, "r", legacy, port, 0.9, 1.0)
+    assert result.gap_points == pytest.approx(1.0)
+    assert result.gap_standard_error_points == pytest.approx(100 * 44**0.5 / 1000)
+    assert "| 1.00 | 0.66 |" in accuracy_table([result])
+
+
 def test_report_table_marks_failures():
     rows = [
         checks.CheckRow("m", "forward", 0.0, "rtol=1e-06 atol=1e-05", True, ""),
@@ -111,13 +129,13 @@ def test_report_table_marks_failures():
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
-def test_forward_end_points_match(pair, batch, training):
+def test_forward_end_points_match(pair, batch, training, deterministic):
     result = _assert(checks.check_forward(pair, batch, training=training))
     assert len(result.leaves) == len(tolerances.get(pair.name).end_points)
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
-def test_losses_and_gradients_match(pair, batch, training):
+def test_losses_and_gradients_match(pair, batch, training, deterministic):
     result = _assert(checks.check_gradients(pair, batch, training=training))
     names = [leaf.name for leaf in result.leaves]
     assert names[:2] == ["loss/total", "loss/regularization"]
@@ -125,7 +143,7 @@ def test_losses_and_gradients_match(pair, batch, training):
     assert len(names) - 2 == len(pair.port.model.trainable_variables)
 
 
-def test_optimizer_steps_match(pair):
+def test_optimizer_steps_match(pair, deterministic):
     batches = checks.data_batches(pair, FAST_STEPS, skip=1)
     _assert(checks.check_steps_synced(pair, batches))
     _assert(checks.check_steps(pair, batches))
