@@ -205,3 +205,16 @@ def test_trained_checkpoint_converts_to_the_same_logits(name, tmp_path):
         tolerance = Tolerance(1e-5, 1e-5 * max(1.0, float(np.max(np.abs(legacy)))))
     result = compare({"logits": legacy}, {"logits": port}, tolerance, label=name)
     assert result.passed, result.message()
+
+
+def test_seed000_probe_reports_dead_units_per_interval():
+    from parity.seed000_probe import PROBED, probe
+
+    rows = probe(extra_bias=True, steps=2, every=1, seed=0)
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    for r in rows:
+        assert set(r["dead"]) == set(PROBED)
+        assert all(0.0 <= share <= 1.0 for share in r["dead"].values())
+        assert 1 <= r["classes"] <= 10 and np.isfinite(r["loss"])
+    # The extra bias keeps every block output positive from the very first step.
+    assert rows[0]["dead"]["res2c"] == 0.0
