@@ -66,12 +66,17 @@ def run_one(extra_bias: bool, seed: int, steps: int, data_dir: str | None = None
     )
 
 
-def load_runs(path: str) -> list[ClaimRun]:
-    """Runs already recorded in the JSON-lines file ``path`` (none if it is absent)."""
+def load_jsonl(path: str) -> list[dict]:
+    """The records of the JSON-lines file ``path`` (none if it is absent)."""
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as handle:
-        return [ClaimRun(**json.loads(line)) for line in handle if line.strip()]
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def load_runs(path: str) -> list[ClaimRun]:
+    """Runs already recorded in the JSON-lines file ``path`` (none if it is absent)."""
+    return [ClaimRun(**record) for record in load_jsonl(path)]
 
 
 def _append(path: str, run: ClaimRun) -> None:

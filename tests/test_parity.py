@@ -9,6 +9,7 @@ accuracy runs live in ``nox -s parity`` (``python -m parity --full``).
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import zlib
@@ -218,3 +219,17 @@ def test_seed000_probe_reports_dead_units_per_interval():
         assert 1 <= r["classes"] <= 10 and np.isfinite(r["loss"])
     # The extra bias keeps every block output positive from the very first step.
     assert rows[0]["dead"]["res2c"] == 0.0
+
+
+def test_port_seed_study_appends_runs_and_skips_finished_ones(tmp_path, capsys):
+    from parity import seeds
+
+    out = tmp_path / "runs.jsonl"
+    argv = ["--model", "resnet_mnist_class", "--seeds", "3", "--steps", "2", "--out", str(out)]
+    assert seeds.main(argv) == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (record["model"], record["seed"], record["steps"]) == ("resnet_mnist_class", 3, 2)
+    assert 0.0 <= record["accuracy"] <= 1.0
+    capsys.readouterr()
+    assert seeds.main(argv) == 0  # already recorded: nothing runs, nothing is appended
+    assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 1

@@ -1,0 +1,80 @@
+"""Accuracy over seeds: each side trained on its own, the original's schedule.
+
+The lock-step accuracy run (parity/accuracy.py) compares one legacy and one
+port trajectory; after a few Adam steps those are as different as two seeds,
+so one run's final accuracy gap mixes implementation with luck. This study
+trains the port alone (``tf2_port.train``: its own initialisation, tf.data
+order and dropout) for several seeds and records the test accuracy, to set
+beside the legacy runs of ``parity.claims`` (same schedule, same test digits).
+
+    python -m parity.seeds --model resnet_mnist --seeds 0 1 2 3 4 --out reports/seeds_port.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+
+from parity.claims import load_jsonl
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedRun:
+    """One port training run."""
+
+    model: str
+    seed: int
+    steps: int
+    accuracy: float
+    final_loss: float | None
+    seconds: float
+
+
+def run_port(model: str, seed: int, steps: int, data_dir: str | None = None) -> SeedRun:
+    """Train the port ``model`` for ``steps`` with ``seed`` and evaluate it on the test split."""
+    from tf2_port import train
+
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="parity_seed_") as ckpt_dir:
+        settings = train.RunSettings(
+            ckpt_dir=ckpt_dir,
+            steps=steps,
+            data_dir=data_dir,
+            seed=seed,
+            save_every=steps,
+            verbose=False,
+        )
+        result = train.train(model, settings)
+        scores = train.evaluate(model, result.model, data_dir=data_dir)
+    final_loss = result.losses[-1] if result.losses else None
+    return SeedRun(model, seed, steps, scores["accuracy"], final_loss, time.monotonic() - began)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: run the missing seeds and append each finished run to ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m parity.seeds", description=__doc__)
+    parser.add_argument("--model", default="resnet_mnist")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, default=3001, help="resnet_mnist's original 3001")
+    parser.add_argument("--out", default="reports/seeds_port.jsonl")
+    parser.add_argument("--data-dir", help="data directory (default: the embedded sample)")
+    args = parser.parse_args(argv)
+    done = {(r["model"], r["seed"], r["steps"]) for r in load_jsonl(args.out)}
+    for seed in args.seeds:
+        if (args.model, seed, args.steps) in done:
+            continue
+        run = run_port(args.model, seed, args.steps, args.data_dir)
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(dataclasses.asdict(run)) + "\n")
+        print(json.dumps(dataclasses.asdict(run)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
