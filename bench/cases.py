@@ -273,22 +273,8 @@ def vgg16_forward(repeats: Repeats) -> dict[str, Any]:
 # ---- input pipelines -----------------------------------------------------------------
 
 
-def _drain_then_time(next_batch: Callable[[], object], drain: int, batches: int):
-    """A trial: ``drain`` untimed batches (made while the other side ran), then images/s."""
-
-    def trial() -> float:
-        for _ in range(drain):
-            next_batch()
-        start = time.perf_counter()
-        for _ in range(batches):
-            next_batch()
-        return batches * PIPELINE_BATCH / (time.perf_counter() - start)
-
-    return trial
-
-
 def _queue_pipeline():
-    """cifar10_input.distorted_inputs with its queue runners started and warmed up."""
+    """cifar10_input.distorted_inputs with its queue runners started: (next batch, stop)."""
     from formats import sample
     from legacy_tf1 import inputs
     from legacy_tf1.core import graph_scope, tf1
@@ -300,17 +286,13 @@ def _queue_pipeline():
     coordinator = tf1.train.Coordinator()
     with graph.as_default():  # queue runners refuse to start under eager execution
         threads = tf1.train.start_queue_runners(session, coordinator)
-    start = time.perf_counter()
-    # The first dequeue waits for the original's 20000-image warm-up; not counted.
-    session.run([images, labels])
-    warmup_s = time.perf_counter() - start
 
     def stop() -> None:
         coordinator.request_stop()
         session.close()
         coordinator.join(threads, stop_grace_period_secs=5, ignore_live_threads=True)
 
-    return (lambda: session.run([images, labels])), warmup_s, stop
+    return (lambda: session.run([images, labels])), stop
 
 
 def _tf_data_pipeline():
@@ -318,34 +300,70 @@ def _tf_data_pipeline():
 
     dataset = data.train_dataset(data.CIFAR10_DISTORTED, batch_size=PIPELINE_BATCH, seed=0)
     iterator = iter(dataset)
-    return lambda: next(iterator)
+    return (lambda: next(iterator)), (lambda: None)
 
 
-def input_pipeline_speedup(repeats: Repeats, batches: int = 20) -> dict[str, Any]:
-    """images/s of tf2_port.data's distorted CIFAR stream over the queue runners'."""
-    queue_next, warmup_s, stop = _queue_pipeline()
-    tf_data_next = _tf_data_pipeline()
-    drain = 4
+PIPELINES = {"queue": _queue_pipeline, "tf_data": _tf_data_pipeline}
+
+
+def pipeline_rate(side: str, warm: int = 10, batches: int = 200) -> dict[str, float]:
+    """Steady-state images/s of one pipeline, alone in this process.
+
+    The first ``warm`` batches are not timed (the queue's 20000-image fill, the
+    tf.data buffers); ``batches`` is long enough that what a prefetch buffer
+    held before the clock started is a few percent of the window.
+    """
+    next_batch, stop = PIPELINES[side]()
     try:
-        samples = interleave(
-            {
-                "tf_data": _drain_then_time(tf_data_next, drain, batches),
-                "queue": _drain_then_time(queue_next, drain, batches),
-            },
-            rounds=repeats.rounds,
-            warmup=repeats.warmup,
-        )
+        start = time.perf_counter()
+        for _ in range(warm):
+            next_batch()
+        warm_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(batches):
+            next_batch()
+        seconds = time.perf_counter() - start
     finally:
         stop()
+    return {"images_per_s": batches * PIPELINE_BATCH / seconds, "warm_s": warm_s}
+
+
+def input_pipeline_speedup(repeats: Repeats) -> dict[str, Any]:
+    """images/s of tf2_port.data's distorted CIFAR stream over the queue runners'.
+
+    Each trial is a fresh process running one pipeline alone (A B A B ...):
+    measured in one process, each side's background threads would keep
+    filling its buffers, and competing for the 2 cores, while the other is timed.
+    """
+    warm_times: dict[str, list[float]] = {"tf_data": [], "queue": []}
+
+    def trial(side: str) -> Callable[[], float]:
+        def run() -> float:
+            with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as work:
+                output = Path(work) / "rate.json"
+                command = [sys.executable, "-m", "bench.cases", "pipeline-rate"]
+                run_process([*command, "--side", side, "--output", str(output)])
+                measured = json.loads(output.read_text())
+            warm_times[side].append(measured["warm_s"])
+            return measured["images_per_s"]
+
+        return run
+
+    samples = interleave(
+        {side: trial(side) for side in ("tf_data", "queue")},
+        rounds=repeats.rounds,
+        warmup=repeats.warmup,
+    )
     details = compare(samples, "tf_data", "queue")
     details.update(
         batch_size=PIPELINE_BATCH,
-        batches_per_trial=batches,
-        untimed_batches_per_trial=drain,
+        untimed_batches=10,
+        timed_batches=200,
         unit="images/s",
-        queue_warmup_s=round_sig(warmup_s),
+        warm_up_s={side: summarize(times).to_json() for side, times in warm_times.items()},
         queue_threads=16,
         data="embedded sample (cifar-10-batches-bin layout)",
+        isolation="one fresh process per trial",
     )
     return {"value": details["ratio"]["median"], "details": details}
 
@@ -563,16 +581,22 @@ def run_case(case: str, repeats: Repeats, model: str | None = None) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     """Run one case and write its JSON result to ``--output``."""
     parser = argparse.ArgumentParser(prog="python -m bench.cases", description=main.__doc__)
-    parser.add_argument("case", choices=(*CASES, "make-vgg16-checkpoint"))
+    parser.add_argument("case", choices=(*CASES, "make-vgg16-checkpoint", "pipeline-rate"))
     parser.add_argument("--output", required=True, help="result JSON (or checkpoint prefix)")
     parser.add_argument("--model", choices=TRAINABLE_MODELS)
+    parser.add_argument("--side", choices=tuple(PIPELINES), help="pipeline-rate: which one")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args(argv)
     if args.case == "make-vgg16-checkpoint":
         write_vgg16_checkpoint(args.output)
         return 0
-    result = run_case(args.case, Repeats(args.rounds, args.warmup), args.model)
+    if args.case == "pipeline-rate":
+        if args.side is None:
+            parser.error("pipeline-rate needs --side")
+        result = pipeline_rate(args.side)
+    else:
+        result = run_case(args.case, Repeats(args.rounds, args.warmup), args.model)
     output = Path(args.output)
     handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     with os.fdopen(handle, "w") as stream:

@@ -60,7 +60,7 @@ METHOD = (
     " default strategy); both train on the same 4 pre-generated random batches (numpy feeds"
     " in the original layout for legacy, NHWC tensors for the port), default batch sizes;"
     " a trial is a fixed number of steps; vgg16 (batch 32, 224x224) has 1 step per trial and"
-    " 3 rounds.",
+    " 5 rounds.",
     "- vgg16_forward_ratio / fraction: seed002's own forward graph (`predictions` on its"
     " Variable of random images) vs the port's `argmax(model(images))` in a tf.function,"
     " parity config, batch 8; FLOPs are 2 x multiply-adds of the conv and dense layers,"
@@ -68,8 +68,9 @@ METHOD = (
     " the same rounds.",
     "- input_pipeline_speedup: `tf2_port.data.train_dataset(CIFAR10_DISTORTED)` vs"
     " `legacy_tf1.inputs.distorted_inputs` (16 queue-runner threads) on the embedded"
-    " sample, batch 128; the queue's 20000-image warm-up is excluded, and each trial first"
-    " discards 4 batches (made while the other side was timed), then times 20.",
+    " sample, batch 128; each trial is a fresh process running one pipeline alone"
+    " (alternating), which discards 10 batches (the queue's 20000-image fill, tf.data's"
+    " buffers) and then times 200.",
     "- runner_overhead: `legacy_tf1/examples/mnist_tf_layers.py` under"
     " `python -m legacy_tf1.run --cap-loops 200` vs `bench/migrated_mnist_tf_layers.py 200`,"
     " whole-process wall time, alternating processes.",

@@ -177,3 +177,11 @@ def test_vgg16_flops_match_the_published_count():
     assert flops == pytest.approx(2 * 2 * 15.47e9, rel=0.01)
     typo = cases.vgg16_forward_flops(vgg16.Config(conv4_3_filters=2512), batch_size=1)
     assert typo > flops / 2  # the 2512-filter typo makes conv4_3 and conv5_1 larger
+
+
+@pytest.mark.parametrize("side", ["tf_data", "queue"])
+def test_pipeline_rate_times_batches_after_the_warm_up(side):
+    from bench.cases import pipeline_rate
+
+    measured = pipeline_rate(side, warm=1, batches=2)
+    assert measured["images_per_s"] > 0 and measured["warm_s"] > 0
