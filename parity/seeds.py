@@ -1,13 +1,14 @@
-"""Accuracy over seeds: each side trained on its own, the original's schedule.
+"""Accuracy over seeds: each side trained on its own, for several seeds.
 
 The lock-step accuracy run (parity/accuracy.py) compares one legacy and one
 port trajectory; after a few Adam steps those are as different as two seeds,
 so one run's final accuracy gap mixes implementation with luck. This study
-trains the port alone (``tf2_port.train``: its own initialisation, tf.data
-order and dropout) for several seeds and records the test accuracy, to set
-beside the legacy runs of ``parity.claims`` (same schedule, same test digits).
+trains each side alone (``legacy_tf1.train`` and ``tf2_port.train``: each its
+own initialisation, data order and dropout) for several seeds and records the
+test accuracy, so that the two distributions can be compared.
 
-    python -m parity.seeds --model resnet_mnist --seeds 0 1 2 3 4 --out reports/seeds_port.jsonl
+    python -m parity.seeds --model resnet_mnist --side port --seeds 0 1 2 3 4 \
+        --out reports/seeds.jsonl
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ from parity.claims import load_jsonl
 
 @dataclasses.dataclass(frozen=True)
 class SeedRun:
-    """One port training run."""
+    """One training run of one side."""
 
     model: str
     seed: int
     steps: int
     accuracy: float
+    side: str
     final_loss: float | None
     seconds: float
 
 
 def run_port(model: str, seed: int, steps: int, data_dir: str | None = None) -> SeedRun:
-    """Train the port ``model`` for ``steps`` with ``seed`` and evaluate it on the test split."""
+    """Train the port ``model`` for ``steps`` with ``seed``; its test accuracy."""
     from tf2_port import train
 
     began = time.monotonic()
@@ -52,23 +54,45 @@ def run_port(model: str, seed: int, steps: int, data_dir: str | None = None) -> 
         result = train.train(model, settings)
         scores = train.evaluate(model, result.model, data_dir=data_dir)
     final_loss = result.losses[-1] if result.losses else None
-    return SeedRun(model, seed, steps, scores["accuracy"], final_loss, time.monotonic() - began)
+    seconds = time.monotonic() - began
+    return SeedRun(model, seed, steps, scores["accuracy"], "port", final_loss, seconds)
+
+
+def run_legacy(model: str, seed: int, steps: int, data_dir: str | None = None) -> SeedRun:
+    """Train the faithful legacy graph ``model`` for ``steps`` with ``seed``; test accuracy."""
+    from legacy_tf1.train import TrainConfig, evaluate, train
+
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="parity_seed_") as ckpt_dir:
+        config = TrainConfig(
+            model, ckpt_dir, steps=steps, data_dir=data_dir, seed=seed, save_every=steps
+        )
+        result = train(config, log=open(os.devnull, "w"))  # noqa: SIM115
+        accuracy = evaluate(model, result.checkpoint, data_dir).accuracy
+    seconds = time.monotonic() - began
+    return SeedRun(model, seed, steps, accuracy, "legacy", result.final_loss, seconds)
+
+
+RUNNERS = {"legacy": run_legacy, "port": run_port}
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the missing seeds and append each finished run to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m parity.seeds", description=__doc__)
     parser.add_argument("--model", default="resnet_mnist")
+    parser.add_argument("--side", choices=tuple(RUNNERS), default="port")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=3001, help="resnet_mnist's original 3001")
-    parser.add_argument("--out", default="reports/seeds_port.jsonl")
+    parser.add_argument("--out", default="reports/seeds.jsonl")
     parser.add_argument("--data-dir", help="data directory (default: the embedded sample)")
     args = parser.parse_args(argv)
-    done = {(r["model"], r["seed"], r["steps"]) for r in load_jsonl(args.out)}
+    done = {
+        (r["model"], r.get("side", "port"), r["seed"], r["steps"]) for r in load_jsonl(args.out)
+    }
     for seed in args.seeds:
-        if (args.model, seed, args.steps) in done:
+        if (args.model, args.side, seed, args.steps) in done:
             continue
-        run = run_port(args.model, seed, args.steps, args.data_dir)
+        run = RUNNERS[args.side](args.model, seed, args.steps, args.data_dir)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(dataclasses.asdict(run)) + "\n")

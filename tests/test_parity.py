@@ -221,15 +221,19 @@ def test_seed000_probe_reports_dead_units_per_interval():
     assert rows[0]["dead"]["res2c"] == 0.0
 
 
-def test_port_seed_study_appends_runs_and_skips_finished_ones(tmp_path, capsys):
+def test_seed_study_appends_runs_per_side_and_skips_finished_ones(tmp_path, capsys):
     from parity import seeds
 
     out = tmp_path / "runs.jsonl"
     argv = ["--model", "resnet_mnist_class", "--seeds", "3", "--steps", "2", "--out", str(out)]
-    assert seeds.main(argv) == 0
-    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert (record["model"], record["seed"], record["steps"]) == ("resnet_mnist_class", 3, 2)
-    assert 0.0 <= record["accuracy"] <= 1.0
+    for side in ("port", "legacy"):
+        assert seeds.main([*argv, "--side", side]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["side"], r["seed"], r["steps"]) for r in records] == [
+        ("port", 3, 2),
+        ("legacy", 3, 2),
+    ]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in records)
     capsys.readouterr()
-    assert seeds.main(argv) == 0  # already recorded: nothing runs, nothing is appended
-    assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 1
+    assert seeds.main([*argv, "--side", "legacy"]) == 0  # recorded already: nothing runs
+    assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 2
