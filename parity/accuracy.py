@@ -38,7 +38,7 @@ class Schedule:
     """One model's accuracy run: steps (None = skipped), evaluation points, the reason."""
 
     steps: int | None
-    evaluations: int = 5
+    evaluations: int = 10
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     reason: str = "the original's default step count"
 

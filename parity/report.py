@@ -1,10 +1,12 @@
 """reports/parity.md (model x check x max difference x tolerance x pass) and reports/parity.png.
 
 matplotlib is not a dependency, so the PNG is drawn by a tiny numpy
-rasteriser (axes frames and polylines, no text) and written with zlib.
-Layout of parity.png: one column per model (in registry order), top row the
-training loss (smoothed), bottom row the test accuracy at the evaluation
-points; legacy in blue, port in orange (dashed look: drawn thinner, on top).
+rasteriser (frames, polylines, a 5x7 pixel font) and written with zlib.
+Layout of parity.png: a legend line, then one column per trained model (in
+registry order, named above it); top row the training loss (window means,
+log10 scale, min and max written in the panel), bottom row the test accuracy
+at the evaluation points on a fixed 50-100 % scale, with the floor as a grey
+line; legacy in blue (thick), port in orange (thin, on top).
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ import numpy as np
 
 from parity.accuracy import MAX_GAP_POINTS, AccuracyResult
 from parity.checks import CheckRow
+from parity.glyphs import HEIGHT as TEXT_HEIGHT
+from parity.glyphs import draw_text
 
 LEGACY_COLOUR = (31, 119, 180)
 PORT_COLOUR = (255, 127, 14)
 FRAME_COLOUR = (90, 90, 90)
+FLOOR_COLOUR = (170, 170, 170)
+TEXT_COLOUR = (0, 0, 0)
 PANEL = (240, 160)
 MARGIN = 12
+TITLE = TEXT_HEIGHT + 6  # a text line above each panel
+ACCURACY_RANGE = (0.5, 1.0)
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -191,32 +199,59 @@ def _smooth(values: Sequence[float], points: int = 200) -> tuple[np.ndarray, np.
     return (np.arange(len(means)) + 1) * size, means
 
 
+def _loss_panel(canvas, box, result: AccuracyResult) -> None:
+    """Smoothed training losses of both sides on a log10 scale, min and max labelled."""
+    curves = [_smooth(c.losses) for c in (result.legacy, result.port)]
+    logs = [np.log10(np.maximum(ys, 1e-12)) for _, ys in curves]
+    low = min(float(np.min(v)) for v in logs)
+    high = max(float(np.max(v)) for v in logs)
+    ranges = ((0, result.steps), (low, high if high > low else low + 1.0))
+    for (xs, _), values, colour, thick in zip(
+        curves, logs, (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
+    ):
+        _draw_polyline(canvas, xs, values, box, ranges, colour, thick)
+    left, top, width, height = box
+    draw_text(canvas, f"{10**high:.3g}", left + 4, top + 4, TEXT_COLOUR)
+    draw_text(canvas, f"{10**low:.3g}", left + 4, top + height - 4 - TEXT_HEIGHT, TEXT_COLOUR)
+
+
+def _accuracy_panel(canvas, box, result: AccuracyResult) -> None:
+    """Test accuracy at the evaluation points on 50-100 %, with the floor as a grey line."""
+    ranges = ((0, result.steps), ACCURACY_RANGE)
+    if result.floor is not None:
+        _draw_polyline(canvas, [0, result.steps], [result.floor] * 2, box, ranges, FLOOR_COLOUR, 1)
+    for curve, colour, thick in zip(
+        (result.legacy, result.port), (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
+    ):
+        _draw_polyline(canvas, curve.eval_steps, curve.accuracies, box, ranges, colour, thick)
+    left, top, _, height = box
+    draw_text(canvas, "100%", left + 4, top + 4, TEXT_COLOUR)
+    draw_text(canvas, "50%", left + 4, top + height - 4 - TEXT_HEIGHT, TEXT_COLOUR)
+
+
 def curves_image(results: Sequence[AccuracyResult]) -> np.ndarray:
     """The curves figure as an RGB array (see the module doc for the layout)."""
     trained = [r for r in results if r.steps is not None and r.legacy.losses]
     columns = max(1, len(trained))
     width = columns * (PANEL[0] + MARGIN) + MARGIN
-    height = 2 * (PANEL[1] + MARGIN) + MARGIN
+    legend = MARGIN + TEXT_HEIGHT
+    height = legend + 2 * (TITLE + PANEL[1] + MARGIN) + MARGIN
     canvas = np.full((height, width, 3), 255, np.uint8)
+    draw_text(canvas, "legacy", MARGIN, MARGIN // 2, LEGACY_COLOUR)
+    draw_text(canvas, "port", MARGIN + 48, MARGIN // 2, PORT_COLOUR)
+    draw_text(canvas, "floor", MARGIN + 84, MARGIN // 2, FLOOR_COLOUR)
     for column, result in enumerate(trained):
         left = MARGIN + column * (PANEL[0] + MARGIN)
-        loss_box = (left, MARGIN, *PANEL)
-        accuracy_box = (left, 2 * MARGIN + PANEL[1], *PANEL)
+        loss_top = legend + MARGIN + TITLE
+        accuracy_top = loss_top + PANEL[1] + MARGIN + TITLE
+        draw_text(canvas, f"{result.model} loss (log)", left, loss_top - TITLE, TEXT_COLOUR)
+        draw_text(canvas, "test accuracy", left, accuracy_top - TITLE, TEXT_COLOUR)
+        loss_box = (left, loss_top, *PANEL)
+        accuracy_box = (left, accuracy_top, *PANEL)
         _frame(canvas, loss_box)
         _frame(canvas, accuracy_box)
-        curves = [_smooth(c.losses) for c in (result.legacy, result.port)]
-        top = max(float(np.max(ys)) for _, ys in curves)
-        loss_range = ((0, result.steps), (0.0, top))
-        for (xs, ys), colour, thick in zip(
-            curves, (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
-        ):
-            _draw_polyline(canvas, xs, ys, loss_box, loss_range, colour, thick)
-        accuracy_range = ((0, result.steps), (0.0, 1.0))
-        for curve, colour, thick in zip(
-            (result.legacy, result.port), (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
-        ):
-            xs, ys = [0, *curve.eval_steps], [0.1, *curve.accuracies]
-            _draw_polyline(canvas, xs, ys, accuracy_box, accuracy_range, colour, thick)
+        _loss_panel(canvas, loss_box, result)
+        _accuracy_panel(canvas, accuracy_box, result)
     return canvas
 
 

@@ -237,3 +237,15 @@ def test_seed_study_appends_runs_per_side_and_skips_finished_ones(tmp_path, caps
     capsys.readouterr()
     assert seeds.main([*argv, "--side", "legacy"]) == 0  # recorded already: nothing runs
     assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 2
+
+
+def test_glyphs_draw_labels_inside_the_canvas():
+    from parity.glyphs import GLYPHS, draw_text, text_width
+
+    canvas = np.zeros((10, 40, 3), np.uint8)
+    draw_text(canvas, "l1?", 1, 1, (255, 0, 0))
+    lit = canvas[..., 0] > 0
+    # "?" has no glyph: it leaves a blank, so only the two known characters light up.
+    expected = sum(bin(row).count("1") for glyph in ("l", "1") for row in GLYPHS[glyph])
+    assert lit.sum() == expected and not lit[:, text_width("l1") + 1 :].any()
+    draw_text(canvas, "x" * 20, 30, 5, (0, 255, 0))  # clipped at the edges, no error
