@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 import tensorflow as tf
 
-from converters import maps
+from converters import fastpath, maps
 from converters.bundle import (
     ConverterError,
     InputError,
@@ -79,10 +80,58 @@ class PortState:
                 return getattr(self.optimizer, slots)[self.optimizer._get_variable_index(variable)]
         return self.variables[name]
 
+    def target_dtype(self, name: str) -> str:
+        """The dtype name of the variable a map target names."""
+        return tf.as_dtype(self.target(name).dtype).name
+
     def checkpoint(self, **extra: Any) -> tf.train.Checkpoint:
         """The root object, keyed as tf2_port.train saves it."""
         return tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step, **extra
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PortShapes:
+    """A port model's variables described, never allocated: what planning needs."""
+
+    name: str
+    overrides: dict[str, Any]
+    shapes: dict[str, tuple[int, ...]]
+    dtypes: dict[str, str]
+    trainable_paths: frozenset[str]
+
+    def _variable(self, name: str) -> str:
+        for prefix in (maps.M_SLOT, maps.V_SLOT):
+            if name.startswith(prefix):
+                return name[len(prefix) :]
+        return name
+
+    def target_dtype(self, name: str) -> str:
+        """The dtype name of a map target (Adam slots have their variable's); KeyError if unknown."""
+        return "int64" if name == maps.STEP else self.dtypes[self._variable(name)]
+
+    def target_shape(self, name: str) -> tuple[int, ...]:
+        """The full-size shape of a map target (slots: their variable's; step: scalar)."""
+        return () if name == maps.STEP else self.shapes[self._variable(name)]
+
+
+def port_shapes(name: str, overrides: dict[str, Any]) -> PortShapes:
+    """The port model's variable shapes, dtypes and trainability, without allocating them.
+
+    Built inside a throwaway tf.Graph: Keras creates graph variables whose
+    initializers never run, so a 1.9 GB vgg16 costs no memory here.
+    """
+    import tf2_port
+
+    with tf.Graph().as_default():
+        model = tf2_port.build(name, **overrides)
+        return PortShapes(
+            name,
+            dict(overrides),
+            {v.path: tuple(v.shape) for v in model.weights},
+            {v.path: tf.as_dtype(v.dtype).name for v in model.weights},
+            frozenset(v.path for v in model.trainable_variables),
         )
 
 
@@ -147,15 +196,18 @@ def verification_batch(model_map: maps.ModelMap, overrides: dict[str, Any]) -> n
 # ---- planning -----------------------------------------------------------------------------
 
 
-def _dtype_problems(plan: maps.Plan, state: PortState, dtypes: dict[str, str]) -> list[str]:
-    """Assignments whose stored dtype is not the target variable's (float16, int64, string...)."""
+def _dtype_problems(plan: maps.Plan, state, dtypes: dict[str, str]) -> list[str]:
+    """Assignments whose stored dtype is not the target variable's (float16, int64, string...).
+
+    ``state`` is a PortState or a PortShapes (anything with ``target_dtype``).
+    """
     problems = []
     for assignment in plan.assignments:
         try:
             expected = (
                 "float32"
                 if assignment.transform == "beta_power"
-                else tf.as_dtype(state.target(assignment.target).dtype).name
+                else state.target_dtype(assignment.target)
             )
         except (KeyError, ValueError):
             continue  # an unknown target is already reported as unexpected
@@ -175,26 +227,27 @@ def plan_for(
     optimizer: bool = True,
     dtypes: dict[str, str] | None = None,
 ):
-    """(plan, port state) of converting a checkpoint with ``shapes`` into model ``name``.
+    """(plan, port shapes) of converting a checkpoint with ``shapes`` into model ``name``.
 
+    The port is described (:func:`port_shapes`), not built: planning, and so
+    ``--model auto`` trying several models, allocates no full-size variables.
     With ``dtypes`` (stored dtype names) a dtype that differs from the target's
     is a plan problem: assigning it would fail deep inside TF, or silently cast.
     """
     overrides = port_overrides(name, shapes)
     try:
-        state = build_port(name, overrides)
+        port = port_shapes(name, overrides)
     except (ValueError, TypeError) as error:
         raise MappingError(f"{name}: cannot build the port with {overrides} ({error})") from None
-    port_shapes = {path: tuple(v.shape) for path, v in state.variables.items()}
     plan = maps.plan(
         maps.for_overrides(maps.get(name), overrides),
         shapes,
-        port_shapes,
-        state.trainable_paths,
+        port.shapes,
+        set(port.trainable_paths),
         optimizer=optimizer,
     )
-    plan.problems.extend(_dtype_problems(plan, state, dtypes or {}))
-    return plan, state
+    plan.problems.extend(_dtype_problems(plan, port, dtypes or {}))
+    return plan, port
 
 
 def _name_errors(name: str, shapes: dict[str, tuple[int, ...]]) -> int:
@@ -332,36 +385,41 @@ def _write_h5(model, path: str, force: bool) -> None:
             os.remove(temp)
 
 
-def _write_files(temp, state, reader, plan, resolved, optimizer, iterations) -> None:
-    """Checkpoint, ignored-tensor bundle, port_config.json and manifest.json into ``temp``."""
+def _save_port(state, directory: str, step: int) -> str:
+    """``state`` saved as tf2_port.train saves it (CheckpointManager layout); the prefix."""
+    manager = tf.train.CheckpointManager(state.checkpoint(), directory, max_to_keep=1)
+    return manager.save(checkpoint_number=step)
+
+
+def _write_side_files(temp, name, overrides, plan, resolved, optimizer, iterations) -> None:
+    """port_config.json and manifest.json into ``temp``."""
     from tf2_port.train import CONFIG_FILE
 
-    model_map = maps.for_overrides(maps.get(state.name), state.overrides)
-    # Only the port's own objects go into the object graph, so that a restore
-    # can assert_consumed(); ignored tensors live in a separate small bundle.
-    manager = tf.train.CheckpointManager(state.checkpoint(), temp, max_to_keep=1)
-    manager.save(checkpoint_number=int(state.step.numpy()))
-    kept = ignored_tensors(reader, plan, model_map)
-    if kept:
-        write_name_based(os.path.join(temp, IGNORED_PREFIX), kept)
+    model_map = maps.for_overrides(maps.get(name), overrides)
     # tf2_port.load and a resumed `python -m tf2_port train` rebuild the model from this.
-    _write_json(
-        os.path.join(temp, CONFIG_FILE),
-        {"model": state.name, "overrides": state.overrides, "seed": 0},
-    )
-    manifest = _manifest(resolved, model_map, plan, state.overrides, iterations, optimizer)
+    _write_json(os.path.join(temp, CONFIG_FILE), {"model": name, "overrides": overrides, "seed": 0})
+    manifest = _manifest(resolved, model_map, plan, overrides, iterations, optimizer)
     _write_json(os.path.join(temp, MANIFEST_FILE), manifest)
 
 
-def _write_output(
-    output, state, reader, plan, resolved, optimizer, force, log, verification=False
-) -> tuple[int | None, float | None]:
-    """Assign, write, verify in the temporary directory, then publish ``output`` atomically.
+def _write_files(temp, state, reader, plan, resolved, optimizer, iterations) -> None:
+    """Checkpoint, ignored-tensor bundle, port_config.json and manifest.json into ``temp``."""
+    model_map = maps.for_overrides(maps.get(state.name), state.overrides)
+    # Only the port's own objects go into the object graph, so that a restore
+    # can assert_consumed(); ignored tensors live in a separate small bundle.
+    _save_port(state, temp, int(state.step.numpy()))
+    kept = ignored_tensors(reader, plan, model_map)
+    if kept:
+        write_name_based(os.path.join(temp, IGNORED_PREFIX), kept)
+    _write_side_files(temp, state.name, state.overrides, plan, resolved, optimizer, iterations)
 
-    Verifying *before* the rename means a failed verification (or a kill) never
-    leaves an output behind: ``output`` exists only once it is complete and verified.
-    Returns (Adam iterations, max abs logits difference or None).
+
+def _write_slow(output, port, reader, plan, resolved, optimizer, force, log, verification):
+    """The materialising path: a full-size port and Adam take every tensor, then are saved.
+
+    Returns (Adam iterations, max abs logits difference or None, the port model).
     """
+    state = build_port(port.name, port.overrides)
     iterations, _ = _assign(state, reader, plan, log)
     difference = None
     with atomic_directory(output, force=force) as temp:
@@ -369,7 +427,237 @@ def _write_output(
         if verification:
             check_restorable(state.name, temp, state.overrides, shown_as=output)
             difference = verify(state.name, resolved.prefix, temp, state.overrides, shown_as=output)
-    return iterations, difference
+    return iterations, difference, state.model
+
+
+# ---- the streaming path -----------------------------------------------------------------------
+
+
+def _fast_source(plan: maps.Plan, resolved) -> fastpath.Bundle:
+    """The source bundle when the fast path can copy every mapped tensor's bytes."""
+    if resolved.format != "V2":
+        raise fastpath.Unsupported("V1 single-file checkpoint")
+    changed = sorted({a.transform for a in plan.assignments} - fastpath.BYTE_PRESERVING)
+    if changed:
+        raise fastpath.Unsupported(f"transforms that change bytes: {changed}")
+    return fastpath.read_source(resolved.prefix)
+
+
+def _counters(reader: Reader, plan: maps.Plan) -> tuple[int | None, int]:
+    """(Adam iterations from the beta powers or None, the output's step), as :func:`_assign` sets them."""
+    powers = {
+        a.target: float(reader.get(a.source))
+        for a in plan.assignments
+        if a.transform == "beta_power"
+    }
+    iterations = None
+    if powers:
+        iterations = maps.iterations_from_beta_powers(
+            powers[maps.BETA1_POWER], powers[maps.BETA2_POWER]
+        )
+    stepped = [a.source for a in plan.assignments if a.target == maps.STEP]
+    if stepped:
+        return iterations, int(reader.get(stepped[0]))
+    # Without Adam powers, the Saver's "-STEP" suffix is the only step count.
+    suffix = re.search(r"-(\d+)$", reader.prefix)
+    return iterations, iterations if iterations is not None else int(
+        suffix.group(1)
+    ) if suffix else 0
+
+
+def _skeleton(port: PortShapes, directory: str, step: int) -> fastpath.Layout:
+    """The skeleton port saved into ``directory`` (its keys mapped); the full-size one never exists."""
+    overrides = {**port.overrides, **maps.get(port.name).skeleton_overrides}
+    state = build_port(port.name, overrides)
+    layout = fastpath.skeleton_layout(state, directory, step, _save_port)
+    del state
+    gc.collect()  # Keras layers hold reference cycles: free the skeleton's tensors now
+    return layout
+
+
+def _full_shape(slot: fastpath.Slot, port: PortShapes) -> tuple[int, ...]:
+    if slot.variable in ("", fastpath.ITERATIONS) or slot.variable.startswith("optimizer:"):
+        if slot.skeleton_shape:
+            raise fastpath.Unsupported(f"{slot.key}: optimizer variable of unknown full shape")
+        return ()
+    return tuple(port.target_shape(slot.variable))
+
+
+def _output_parts(layout, port, plan, source, iterations, step):
+    """(parts, generated small tensors, expected key -> (dtype, shape)) of the TF2 bundle.
+
+    Mapped variables come from the source's bytes; Adam slots without a source
+    are zeros and scalars keep a fresh port's values, as the materialising path
+    leaves them.
+    """
+    by_target = {a.target: a for a in plan.assignments if a.transform == "identity"}
+    parts, generated, expected = [], {}, {}
+    for key, slot in sorted(layout.slots.items()):
+        if slot.variable == "":  # the object graph and save_counter: the skeleton's own
+            parts.append(fastpath.copied(key, layout.bundle, key))
+            if key != fastpath.OBJECT_GRAPH_KEY:
+                expected[key] = (slot.dtype, slot.skeleton_shape)
+            continue
+        shape = _full_shape(slot, port)
+        expected[key] = (slot.dtype, shape)
+        assignment = by_target.get(slot.variable)
+        if assignment is not None:
+            entry = source.entries[assignment.source]
+            stored = (tf.as_dtype(entry.dtype).name, tuple(d.size for d in entry.shape.dim))
+            if stored != (slot.dtype, shape):
+                raise fastpath.Unsupported(f"{assignment.source} is {stored}, {key} wants {shape}")
+            parts.append(fastpath.copied(key, source, assignment.source))
+        elif slot.variable == fastpath.ITERATIONS and iterations is not None:
+            generated[key] = np.asarray(iterations, dtype=slot.dtype)
+        elif slot.variable == maps.STEP:
+            generated[key] = np.asarray(step, dtype=slot.dtype)
+        elif not shape:
+            generated[key] = np.asarray(layout.initial[slot.variable], dtype=slot.dtype)
+        elif slot.variable.startswith((maps.M_SLOT, maps.V_SLOT)):
+            parts.append(fastpath.zeros(key, slot.dtype, shape))  # Keras 3 Adam starts at zero
+        else:
+            raise fastpath.Unsupported(f"{key} ({slot.variable}) has no value to write")
+    return parts, generated, expected
+
+
+def _blame(reader: Reader, source: str | None, output: str, key: str, detail: str):
+    """The error for a written tensor that does not read back: the source's, else ours."""
+    if source is not None:
+        reader.get(source)  # raises InputError when the source itself is damaged
+    return VerificationError(f"{output}: {key} does not read back after copying ({detail})")
+
+
+def _copy_parts(prefix, parts, header, reader, sources, log, shown_as) -> None:
+    """Write the bundle ``prefix`` from ``parts``; every copied tensor is then read back.
+
+    TF's reader checks each tensor's stored crc32c, so a damaged source (the
+    materialising path's InputError, exit 3) is caught here too, before publishing.
+    """
+    progress = Progress(sum(p.entry.size for p in parts if p.path), "converting", log)
+    try:
+        fastpath.write_bundle(prefix, parts, header, progress.add)
+    except fastpath.ShortCopy as short:
+        raise _blame(reader, sources.get(short.key), shown_as, short.key, "short source") from None
+    except FileNotFoundError as error:
+        raise InputError(f"{error.filename}: cannot read ({error.strerror})") from None
+    bad = fastpath.unreadable_tensors(prefix, [p.key for p in parts if p.key in sources])
+    if bad is not None:
+        raise _blame(reader, sources[bad[0]], shown_as, *bad)
+
+
+def _check_structure(prefix, expected, name, shown_as) -> None:
+    """What ``assert_consumed()`` on a fresh port + Adam checked, from the index alone."""
+    problems = fastpath.structural_problems(prefix, expected)
+    if problems:
+        raise VerificationError(
+            f"{shown_as}: does not restore into {name!r} ({'; '.join(problems[:5])})"
+        )
+
+
+def _write_fast(output, port, reader, plan, resolved, optimizer, force, log, verification):
+    """The streaming path (converters/fastpath.py); same files as :func:`_write_slow`."""
+    source = _fast_source(plan, resolved)
+    iterations, step = _counters(reader, plan)
+    model_map = maps.for_overrides(maps.get(port.name), port.overrides)
+    difference, model = None, None
+    with atomic_directory(output, force=force) as temp:
+        layout = _skeleton(port, temp, step)
+        parts, generated, expected = _output_parts(layout, port, plan, source, iterations, step)
+        scratch = os.path.join(temp, ".scratch")
+        try:
+            small = fastpath.scratch_bundle(scratch, generated)
+            parts += [fastpath.copied(key, small, key) for key in sorted(generated)]
+            sources = {
+                p.key: a.source
+                for p in parts
+                for a in plan.assignments
+                if a.transform == "identity" and p.path and p.entry is source.entries[a.source]
+            }
+            _copy_parts(
+                layout.bundle.prefix, parts, layout.bundle.header, reader, sources, log, output
+            )
+            kept = [
+                k
+                for k in sorted(plan.ignored)
+                if any(_fullmatch(r.tf1, k) for r in model_map.ignore)
+            ]
+            if kept:
+                _copy_parts(
+                    os.path.join(temp, IGNORED_PREFIX),
+                    [fastpath.copied(k, source, k) for k in kept],
+                    layout.bundle.header,
+                    reader,
+                    {k: k for k in kept},
+                    None,
+                    output,
+                )
+        finally:
+            fastpath.discard(scratch)
+        _write_side_files(temp, port.name, port.overrides, plan, resolved, optimizer, iterations)
+        if verification:
+            _check_structure(layout.bundle.prefix, expected, port.name, output)
+            difference, model = _verified_model(
+                port.name, resolved.prefix, temp, port.overrides, shown_as=output
+            )
+    return iterations, difference, model
+
+
+def _write_output(output, port, reader, plan, resolved, optimizer, force, log, verification):
+    """Write, verify in the temporary directory, then publish ``output`` atomically.
+
+    The streaming path first; what it cannot express falls back to the
+    materialising one (with a note). Verifying *before* the rename means a
+    failed verification (or a kill) never leaves an output behind.
+    Returns (Adam iterations, max abs logits difference or None, port model or None).
+    """
+    try:
+        return _write_fast(
+            output, port, reader, plan, resolved, optimizer, force, log, verification
+        )
+    except fastpath.Unsupported as reason:
+        print(f"{resolved.prefix}: converting through the full port ({reason})", file=log)
+    return _write_slow(output, port, reader, plan, resolved, optimizer, force, log, verification)
+
+
+def legacy_logits(name: str, source_prefix: str, images: np.ndarray, **options: Any) -> np.ndarray:
+    """``legacy_tf1.predict``'s logits, restoring only the variables the logits read.
+
+    predict() restores every variable the checkpoint holds, Adam slots
+    included (2/3 of a vgg16 checkpoint), though inference never reads them.
+    """
+    from legacy_tf1 import api
+    from legacy_tf1 import registry as legacy_registry
+    from legacy_tf1.core import tf1
+
+    module = legacy_registry.get(name)
+    fields = {f.name for f in dataclasses.fields(module.Options)}
+    if "batch_size" in fields and getattr(module, "FIXED_BATCH", False):
+        options = {**options, "batch_size": len(images)}  # placeholders fix the batch (seed001)
+    built = api.build(name, **options)
+    with built.graph.as_default():
+        saver = tf1.train.Saver(var_list=api.variables_read_by(built.logits))
+    with tf1.Session(graph=built.graph) as session:
+        saver.restore(session, source_prefix)
+        return session.run(built.logits, built.feed(images, training=False))
+
+
+def _verified_model(name, source_prefix, output, overrides, *, shown_as=None):
+    """(max abs logits difference, the port restored from ``output``); VerificationError beyond tolerance."""
+    import tf2_port
+
+    model_map = maps.get(name)
+    images = verification_batch(model_map, overrides)
+    legacy = legacy_logits(name, source_prefix, images, **legacy_options(name, overrides))
+    model = tf2_port.load(name, output)
+    port = port_logits(model, model_map.to_port_inputs(images))
+    difference = float(np.max(np.abs(port - legacy)))
+    if model_map.tolerance.exceeded(port, legacy):
+        raise VerificationError(
+            f"{shown_as or output}: port logits differ from the legacy graph restored from {source_prefix}: "
+            f"max abs difference {difference:.3g} exceeds atol {model_map.tolerance.atol} + "
+            f"rtol {model_map.tolerance.rtol} * |logits|"
+        )
+    return difference, model
 
 
 def verify(
@@ -385,21 +673,7 @@ def verify(
     Raises VerificationError beyond the model's tolerance (naming ``shown_as``,
     default ``output``).
     """
-    import legacy_tf1
-    import tf2_port
-
-    model_map = maps.get(name)
-    images = verification_batch(model_map, overrides)
-    legacy = legacy_tf1.predict(name, source_prefix, images, **legacy_options(name, overrides))
-    port = port_logits(tf2_port.load(name, output), model_map.to_port_inputs(images))
-    difference = float(np.max(np.abs(port - legacy)))
-    if model_map.tolerance.exceeded(port, legacy):
-        raise VerificationError(
-            f"{shown_as or output}: port logits differ from the legacy graph restored from {source_prefix}: "
-            f"max abs difference {difference:.3g} exceeds atol {model_map.tolerance.atol} + "
-            f"rtol {model_map.tolerance.rtol} * |logits|"
-        )
-    return difference
+    return _verified_model(name, source_prefix, output, overrides, shown_as=shown_as)[0]
 
 
 def check_restorable(
@@ -408,7 +682,8 @@ def check_restorable(
     """Every variable of a fresh port model, its Adam and step is found in ``output``.
 
     And nothing else: the ignored tensors are kept outside the object graph,
-    so the restore passes ``assert_consumed()``.
+    so the restore passes ``assert_consumed()``. (The materialising path's
+    check; the streaming path checks the same from the index, _check_structure.)
     """
     state = build_port(name, overrides)
     prefix = tf.train.latest_checkpoint(output)
@@ -450,7 +725,7 @@ def convert(
     name = detect_model(shapes, resolved.prefix) if model == AUTO else model
     maps.get(name)
     dtypes = {key: reader.infos[key].dtype for key in shapes}
-    plan, state = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes)
+    plan, port = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes)
     if not plan.ok:
         raise MappingError(f"{resolved.prefix}: does not fit model {name!r}:\n{plan.report()}")
     print(
@@ -466,19 +741,21 @@ def convert(
         for key, reason in plan.ignored.items():
             print(f"  {key}: ignored ({reason})", file=log)
         return ConversionResult(
-            resolved.prefix, name, None, state.overrides, None, None, resolved.notes
+            resolved.prefix, name, None, port.overrides, None, None, resolved.notes
         )
     output = os.path.abspath(output or default_output(resolved.prefix))
-    iterations, difference = _write_output(
-        output, state, reader, plan, resolved, optimizer, force, log, verification
+    iterations, difference, port_model = _write_output(
+        output, port, reader, plan, resolved, optimizer, force, log, verification
     )
     if difference is not None:
         print(f"verified: max abs logits difference {difference:.3g}", file=log)
     if weights_h5:
-        _write_h5(state.model, weights_h5, force)
+        import tf2_port
+
+        _write_h5(port_model or tf2_port.load(name, output), weights_h5, force)
     print(f"wrote {output}", file=log)
     return ConversionResult(
-        resolved.prefix, name, output, state.overrides, iterations, difference, resolved.notes
+        resolved.prefix, name, output, port.overrides, iterations, difference, resolved.notes
     )
 
 

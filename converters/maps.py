@@ -135,6 +135,9 @@ class ModelMap:
     tolerance: Tolerance = Tolerance()
     # Tables of legacy options that add or rename variables, detected from the keys.
     variants: tuple[Variant, ...] = ()
+    # Port config overrides that shrink tensors but keep every variable (same objects,
+    # same checkpoint keys): the fast path's skeleton port (converters/fastpath.py).
+    skeleton_overrides: dict = dataclasses.field(default_factory=dict)
 
 
 def unmatched(model_map: ModelMap, keys) -> int:
@@ -371,6 +374,9 @@ MAPS: dict[str, ModelMap] = {
             ),
             infer_overrides=_vgg16_overrides,
             legacy_input_shape=lambda overrides: (overrides["image_size"],) * 2 + (3,),
+            # fc1's rows follow the image size, conv4_3/conv5_1 the typo'd width,
+            # predictions the classes; fc2 (4096 x 4096) cannot shrink.
+            skeleton_overrides={"image_size": 32, "conv4_3_filters": 8, "num_classes": 10},
         ),
         ModelMap(
             "resnet_mnist_class",

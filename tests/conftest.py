@@ -22,3 +22,33 @@ def sample_env(tmp_path_factory) -> dict[str, str]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def legacy_checkpoints(tmp_path_factory):
+    """``make(steps, options)``: a lazy model -> legacy Saver checkpoint directory map.
+
+    Each module's ``sources`` fixture calls it once with its own per-model
+    ``steps`` and ``options``, so every model is trained at most once per module.
+    """
+    root = tmp_path_factory.mktemp("legacy")
+    return lambda steps, options: lazy_legacy_checkpoints(root, steps, options)
+
+
+def lazy_legacy_checkpoints(root, steps: dict[str, int], options: dict[str, dict]):
+    """A function model -> directory of a legacy Saver checkpoint (seed 1), trained on demand."""
+    from legacy_tf1.train import TrainConfig, train
+
+    made: dict[str, str] = {}
+
+    def get(model: str) -> str:
+        if model not in made:
+            directory = str(root / model)
+            config = TrainConfig(
+                model, directory, steps=steps[model], seed=1, options=options.get(model, {})
+            )
+            train(config)
+            made[model] = directory
+        return made[model]
+
+    return get

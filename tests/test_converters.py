@@ -35,23 +35,9 @@ OPTIONS = {"vgg16": {"image_size": 32}}
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory):
+def sources(legacy_checkpoints):
     """model -> directory of a legacy Saver checkpoint, trained lazily once."""
-    root = tmp_path_factory.mktemp("legacy")
-    made: dict[str, str] = {}
-
-    def get(model: str) -> str:
-        if model not in made:
-            directory = str(root / model)
-            train(
-                TrainConfig(
-                    model, directory, steps=STEPS[model], seed=1, options=OPTIONS.get(model, {})
-                )
-            )
-            made[model] = directory
-        return made[model]
-
-    return get
+    return legacy_checkpoints(STEPS, OPTIONS)
 
 
 def assert_same_tensors(left: str, right: str) -> None:
