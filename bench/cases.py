@@ -476,9 +476,9 @@ def converter(repeats: Repeats) -> dict[str, Any]:
         size_mb = sum(f.stat().st_size for f in files) / 1e6
         counter = iter(range(1_000_000))
 
-        def convert_once() -> ProcessRun:
+        def convert_once(*flags: str) -> ProcessRun:
             output = work / f"converted-{next(counter)}"
-            command = [sys.executable, "-m", "converters.ckpt_v1_to_v2", str(prefix)]
+            command = [sys.executable, "-m", "converters.ckpt_v1_to_v2", str(prefix), *flags]
             run = run_process([*command, "--model", "vgg16", "--output", str(output)])
             shutil.rmtree(output, ignore_errors=True)
             return run
@@ -490,9 +490,16 @@ def converter(repeats: Repeats) -> dict[str, Any]:
             shutil.rmtree(target)
             return run
 
-        runs: dict[str, list[ProcessRun]] = {"convert": [], "cp": [], "python": [], "import": []}
+        runs: dict[str, list[ProcessRun]] = {
+            "convert": [],
+            "convert_unverified": [],
+            "cp": [],
+            "python": [],
+            "import": [],
+        }
         trials = {
             "convert": convert_once,
+            "convert_unverified": lambda: convert_once("--no-verify"),
             "cp": copy_once,
             "python": lambda: run_process([sys.executable, "-c", "pass"]),
             "import": lambda: run_process([sys.executable, "-c", "import tensorflow"]),
@@ -522,6 +529,8 @@ def _converter_results(samples, runs, size_mb, made, repeats) -> dict[str, Any]:
     # process (interpreter start-up included), paired round by round.
     phase = [c - i for c, i in zip(samples["convert"], samples["import"], strict=True)]
     speeds = paired_ratios(samples["cp"], phase)  # (MB/phase) / (MB/cp) = cp / phase
+    bare = [c - i for c, i in zip(samples["convert_unverified"], samples["import"], strict=True)]
+    bare_speeds = paired_ratios(samples["cp"], bare)
     peak = summarize([r.peak_rss_mb for r in counted["convert"]])
     baseline = summarize([r.peak_rss_mb for r in counted["import"]])
     extra = peak.median - baseline.median
@@ -538,6 +547,14 @@ def _converter_results(samples, runs, size_mb, made, repeats) -> dict[str, Any]:
                 "conversion_mb_per_s": round_sig(size_mb / summarize(phase).median),
                 "cp_mb_per_s": round_sig(size_mb / summarize(samples["cp"]).median),
                 "checkpoint_write_s": round_sig(made.seconds),
+            },
+        },
+        "converter_vs_cp_unverified": {
+            "value": summarize(bare_speeds).median,
+            "details": {
+                "ratio": summarize(bare_speeds).to_json(),
+                "conversion_phase_s": summarize(bare).to_json(),
+                "flag": "--no-verify",
             },
         },
         "converter_peak_rss_mb": {"value": round_sig(peak.median), "details": peak.to_json()},

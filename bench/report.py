@@ -45,6 +45,7 @@ DESCRIPTIONS = {
     "vgg16_fraction_of_matmul_flops": "VGG16 forward FLOP/s / 4096x4096 matmul FLOP/s (port)",
     "input_pipeline_speedup": "tf.data / queue-runner images/s, distorted CIFAR, batch 128",
     "converter_vs_cp": "conversion-phase MB/s / cp MB/s (vgg16 + Adam checkpoint)",
+    "converter_vs_cp_unverified": "the same with --no-verify (no logits comparison)",
     "converter_peak_rss_mb": "peak RSS of the converter process (MB)",
     "tf_baseline_rss_mb": "peak RSS of `python -c 'import tensorflow'` (MB)",
     "converter_extra_rss_over_checkpoint": "(converter - baseline RSS) / checkpoint size",
@@ -75,8 +76,10 @@ METHOD = (
     " `python -m legacy_tf1.run --cap-loops 200` vs `bench/migrated_mnist_tf_layers.py 200`,"
     " whole-process wall time, alternating processes.",
     "- converter: `python -m converters.ckpt_v1_to_v2 CKPT --model vgg16` on the legacy"
-    " vgg16 checkpoint with Adam slots; conversion phase = its wall time minus that of"
-    " `python -c 'import tensorflow'`; `cp` copies the same files; peak RSS from wait4.",
+    " vgg16 checkpoint with Adam slots (the default: the logits are verified against the"
+    " legacy graph), and the same with `--no-verify`; conversion phase = its wall time minus"
+    " that of `python -c 'import tensorflow'`, paired round by round; `cp` copies the same"
+    " files; peak RSS from wait4.",
 )
 
 

@@ -159,6 +159,21 @@ def test_existing_output_is_refused_without_force(sources, tmp_path, capsys):
     assert not (output / "precious").exists()
 
 
+def test_no_verify_skips_only_the_logits_comparison(sources, tmp_path, capsys, monkeypatch):
+    def no_legacy_graph(*args, **kwargs):
+        raise AssertionError("--no-verify must not build the legacy graph")
+
+    monkeypatch.setattr(ckpt_v1_to_v2, "legacy_logits", no_legacy_graph)
+    output = tmp_path / "out"
+    argv = [sources("cifar10_cnn"), "--output", str(output), "--no-verify"]
+    assert ckpt_v1_to_v2.main(argv) == 0
+    assert "verified:" not in capsys.readouterr().err
+    images = np.random.default_rng(0).random((2, 24, 24, 3), dtype=np.float32)
+    expected = legacy_tf1.predict("cifar10_cnn", sources("cifar10_cnn"), images)
+    restored = tf2_port.load("cifar10_cnn", str(output))
+    np.testing.assert_allclose(ckpt_v1_to_v2.port_logits(restored, images), expected, atol=1e-5)
+
+
 def test_source_is_not_modified(sources, tmp_path):
     directory = sources("cifar10_cnn")
     before = {
