@@ -300,34 +300,21 @@ def default_output(prefix: str) -> str:
     return directory.rstrip(os.sep) + "_tf2"
 
 
-def _assign(
-    state: PortState, reader: Reader, plan: maps.Plan, log: TextIO
-) -> tuple[int | None, dict]:
-    """Copy every assignment into the port objects; return (Adam iterations, powers)."""
+def _assign(state: PortState, reader: Reader, plan: maps.Plan, log: TextIO) -> int | None:
+    """Copy every assignment into the port objects; return the Adam iterations (or None)."""
     total = sum(reader.infos[a.source].nbytes for a in plan.assignments)
     progress = Progress(total, "converting", log)
-    powers: dict[str, float] = {}
     for assignment in plan.assignments:
-        value = reader.get(assignment.source)
         progress.add(reader.infos[assignment.source].nbytes)
         if assignment.transform == "beta_power":
-            powers[assignment.target] = float(value)
-            continue
+            continue  # becomes optimizer.iterations, below
         forward, _ = maps.TRANSFORMS[assignment.transform]
-        state.target(assignment.target).assign(forward(value))
-    iterations = None
-    if powers:
-        iterations = maps.iterations_from_beta_powers(
-            powers[maps.BETA1_POWER], powers[maps.BETA2_POWER]
-        )
+        state.target(assignment.target).assign(forward(reader.get(assignment.source)))
+    iterations, step = _counters(reader, plan)
+    if iterations is not None:
         state.optimizer.iterations.assign(iterations)
-    if not any(a.target == maps.STEP for a in plan.assignments):
-        # Without Adam powers, the Saver's "-STEP" suffix is the only step count.
-        suffix = re.search(r"-(\d+)$", reader.prefix)
-        state.step.assign(
-            iterations if iterations is not None else int(suffix.group(1)) if suffix else 0
-        )
-    return iterations, powers
+    state.step.assign(step)
+    return iterations
 
 
 def ignored_tensors(reader: Reader, plan: maps.Plan, model_map: maps.ModelMap) -> dict:
@@ -420,7 +407,7 @@ def _write_slow(output, port, reader, plan, resolved, optimizer, force, log, ver
     Returns (Adam iterations, max abs logits difference or None, the port model).
     """
     state = build_port(port.name, port.overrides)
-    iterations, _ = _assign(state, reader, plan, log)
+    iterations = _assign(state, reader, plan, log)
     difference = None
     with atomic_directory(output, force=force) as temp:
         _write_files(temp, state, reader, plan, resolved, optimizer, iterations)
@@ -444,7 +431,7 @@ def _fast_source(plan: maps.Plan, resolved) -> fastpath.Bundle:
 
 
 def _counters(reader: Reader, plan: maps.Plan) -> tuple[int | None, int]:
-    """(Adam iterations from the beta powers or None, the output's step), as :func:`_assign` sets them."""
+    """(Adam iterations from the beta powers or None, the output's step): both paths use it."""
     powers = {
         a.target: float(reader.get(a.source))
         for a in plan.assignments

@@ -79,11 +79,12 @@ def load_runs(path: str) -> list[ClaimRun]:
     return [ClaimRun(**record) for record in load_jsonl(path)]
 
 
-def _append(path: str, run: ClaimRun) -> None:
-    # Appending one whole line per finished run keeps earlier runs if this one dies.
+def append_jsonl(path: str, record: dict) -> None:
+    """Append ``record`` to the JSON-lines file ``path`` as one whole line."""
+    # One line per finished run keeps the earlier runs if this one dies.
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(dataclasses.asdict(run)) + "\n")
+        handle.write(json.dumps(record) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if (extra_bias, seed, args.steps) in done:
                 continue
             run = run_one(extra_bias, seed, args.steps, args.data_dir)
-            _append(args.out, run)
+            append_jsonl(args.out, dataclasses.asdict(run))
             print(json.dumps(dataclasses.asdict(run)), flush=True)
     return 0
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from parity.claims import load_jsonl
+from parity.claims import append_jsonl, load_jsonl
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if (args.model, args.side, seed, args.steps) in done:
             continue
         run = RUNNERS[args.side](args.model, seed, args.steps, args.data_dir)
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(dataclasses.asdict(run)) + "\n")
+        append_jsonl(args.out, dataclasses.asdict(run))
         print(json.dumps(dataclasses.asdict(run)), flush=True)
     return 0
 
