@@ -34,6 +34,36 @@ class FusedAdam(keras.optimizers.Adam):
     (amsgrad, sparse gradients, variables without a resource handle).
     """
 
+    def _distributed_tf_update_step(self, distribution, grads_and_vars, learning_rate):
+        # One update pass: the step's scalars (beta^t, lr, ...) are the same for
+        # every variable, so they are built once per pass and dtype, as TF1's
+        # AdamOptimizer does, instead of ~6 ops per variable (82 extra Pow ops
+        # in resnet_mnist_class's step; each op costs the executor a dispatch).
+        self._pass_scalars = {}
+        try:
+            return super()._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
+        finally:
+            self._pass_scalars = None
+
+    def _scalars(self, dtype, learning_rate) -> dict:
+        cache = getattr(self, "_pass_scalars", None)
+        if cache is not None and dtype in cache:
+            return cache[dtype]
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        scalars = {
+            "beta1_power": tf.pow(beta_1, step),
+            "beta2_power": tf.pow(beta_2, step),
+            "lr": tf.cast(learning_rate, dtype),
+            "beta1": beta_1,
+            "beta2": beta_2,
+            "epsilon": tf.cast(self.epsilon, dtype),
+        }
+        if cache is not None:
+            cache[dtype] = scalars
+        return scalars
+
     def update_step(self, gradient, variable, learning_rate):
         """One Adam step for ``variable``, fused when possible."""
         index = self._get_variable_index(variable)
@@ -43,19 +73,11 @@ class FusedAdam(keras.optimizers.Adam):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or None in handles:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1 = tf.cast(self.beta_1, dtype)
-        beta_2 = tf.cast(self.beta_2, dtype)
         return tf.raw_ops.ResourceApplyAdam(
             var=handles[0],
             m=handles[1],
             v=handles[2],
-            beta1_power=tf.pow(beta_1, step),
-            beta2_power=tf.pow(beta_2, step),
-            lr=tf.cast(learning_rate, dtype),
-            beta1=beta_1,
-            beta2=beta_2,
-            epsilon=tf.cast(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype),
             use_locking=False,
+            **self._scalars(dtype, learning_rate),
         )
