@@ -175,6 +175,34 @@ def test_lrn_layer_defaults_are_tf_nn_lrn_defaults():
     np.testing.assert_array_equal(layers.LocalResponseNormalization()(x), tf.nn.lrn(x))
 
 
+@pytest.mark.parametrize(
+    "keras_layer, our_layer, shape",
+    [
+        (keras.layers.Conv2D, layers.Conv2D, (2, 6, 6, 3)),
+        (keras.layers.Dense, layers.Dense, (4, 3)),
+    ],
+)
+def test_conv_and_dense_add_their_bias_as_tf1_did(keras_layer, our_layer, shape):
+    args = (5, 3) if keras_layer is keras.layers.Conv2D else (5,)
+    x = tf.random.stateless_normal(shape, seed=(4, 2))
+    reference = keras_layer(*args, activation="relu", bias_initializer="random_normal")
+    ours = our_layer(*args, activation="relu")
+    reference.build(shape), ours.build(shape)
+    ours.set_weights(reference.get_weights())
+    np.testing.assert_array_equal(ours(x), reference(x))
+
+    @tf.function
+    def bias_gradient(inputs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(ours(inputs) ** 2)
+        return tape.gradient(loss, ours.bias)
+
+    op_types = {op.type for op in bias_gradient.get_concrete_function(x).graph.get_operations()}
+    # conv + b backpropagates through Sum, as in the legacy graphs; no BiasAdd/BiasAddGrad.
+    assert "AddV2" in op_types and "Sum" in op_types
+    assert not {"BiasAdd", "BiasAddGrad"} & op_types
+
+
 def test_batch_normal_reproduces_the_original_and_its_fix():
     rng = np.random.default_rng(3)
     first, second = (rng.normal(2.0, 3.0, size=(20, 8)).astype(np.float32) for _ in range(2))

@@ -52,6 +52,26 @@ def test_resume_continues_at_the_saved_step_and_replays_the_stream(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "b" / "ckpt")).endswith("ckpt-4")
 
 
+def test_steps_per_call_runs_the_same_steps_as_one_call_per_step(tmp_path):
+    # 3 calls: steps 1-2 and 3-4 two per call, then step 5 alone (a checkpoint at 4).
+    single = train.train("cifar10_cnn", settings(tmp_path / "a", steps=5, steps_per_call=1))
+    grouped = train.train(
+        "cifar10_cnn", settings(tmp_path / "b", steps=5, steps_per_call=2, save_every=4)
+    )
+    assert grouped.step == 5 and len(grouped.losses) == 5
+    # The same kernels on the same batches: only the calls are grouped.
+    np.testing.assert_allclose(grouped.losses, single.losses, rtol=1e-6)
+    for a, b in zip(weights(grouped.model), weights(single.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    saved = tf.train.get_checkpoint_state(str(tmp_path / "b" / "ckpt"))
+    assert [p.rsplit("-", 1)[1] for p in saved.all_model_checkpoint_paths] == ["4", "5"]
+
+
+def test_steps_per_call_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="steps_per_call"):
+        train.train("cifar10_cnn", settings(tmp_path, steps=1, steps_per_call=0))
+
+
 def test_resume_refuses_a_different_model_or_config(tmp_path):
     train.train("cifar10_cnn", settings(tmp_path, steps=1))
     with pytest.raises(ValueError, match="cifar10_cnn"):
@@ -310,6 +330,22 @@ def test_fused_adam_runs_tf1s_fused_kernel_and_matches_keras_adam():
     assert int(fused.iterations.numpy()) == len(grads)
     # Same formula; only 1 - beta is rounded differently (float32 vs float64 first).
     np.testing.assert_allclose(fused_var.numpy(), keras_var.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_adam_builds_the_steps_scalars_once_for_all_variables():
+    variables = [keras.Variable(np.ones((3, 2), np.float32)) for _ in range(4)]
+    optimizer = train.make_optimizer(1e-2)
+    optimizer.build(variables)
+
+    @tf.function
+    def step():
+        optimizer.apply_gradients([(tf.ones((3, 2)), v) for v in variables])
+
+    graph = step.get_concrete_function().graph
+    op_types = [op.type for op in graph.get_operations()]
+    assert op_types.count("ResourceApplyAdam") == 4
+    # beta1^t and beta2^t once per step, as TF1's beta powers, not once per variable.
+    assert op_types.count("Pow") == 2
 
 
 def test_tf1_batch_normalization_matches_tf_layers():

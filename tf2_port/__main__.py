@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--save-every", type=int, default=100, help="checkpoint period in steps")
     train.add_argument("--log-every", type=int, default=10, help="TensorBoard period in steps")
     train.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=10,
+        help="training steps run by one tf.function call (Keras' steps_per_execution; "
+        "same numbers, less per-step overhead; 1 = a call per step)",
+    )
+    train.add_argument(
         "--deterministic", action="store_true", help="no shuffling and no augmentation"
     )
 
@@ -99,6 +106,7 @@ def _train(args) -> None:
         deterministic=args.deterministic,
         save_every=args.save_every,
         log_every=args.log_every,
+        steps_per_call=args.steps_per_call,
     )
     result = train.train(args.model, settings, **dict(args.options))
     if result.checkpoint:

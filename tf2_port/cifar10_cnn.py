@@ -18,6 +18,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf2_port import layers
 from tf2_port.config import constant, truncated_normal
 from tf2_port.layers import L2WeightLoss, LocalResponseNormalization
 
@@ -68,7 +69,7 @@ class Config:
 
 
 def _conv(filters, bias, name):
-    return keras.layers.Conv2D(
+    return layers.Conv2D(
         filters,
         5,
         padding="same",
@@ -100,7 +101,7 @@ def build_model(config: Config = Config()) -> keras.Model:
     x = _pool("pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for spec in DENSE_LAYERS:
-        x = keras.layers.Dense(
+        x = layers.Dense(
             spec.units,
             activation="relu" if spec.relu else None,
             kernel_initializer=truncated_normal(spec.stddev),

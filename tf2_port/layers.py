@@ -1,6 +1,12 @@
 """Small Keras 3 layers and a regularizer that the ports need to match TF1 exactly.
 
 * :class:`LocalResponseNormalization` wraps ``tf.nn.lrn`` (Keras 3 has no LRN layer).
+* :class:`Conv2D` and :class:`Dense` are Keras' layers adding their bias as
+  ``y + b`` (see :class:`Conv2D` for why). alexnet_cifar10 keeps Keras' own
+  layers: its conv2/dense biases sit before batch norm, so their gradients
+  are rounding noise that Adam scales up to full-size steps, and only TF1's
+  own ``BiasAdd`` kernel keeps them bit-identical to the legacy graph's
+  (parity's synced steps: 1.2e-7 apart, 1.7e-3 with ``y + b``).
 * :class:`BiasAdd` is a bias on its own, for the residual blocks' ``b_conv_fin``
   and for seed003's shared ``conv_3`` kernel (the kernel is shared, its bias is not).
 * :class:`TF1BatchNormalization` is Keras ``BatchNormalization`` whose moving
@@ -55,6 +61,46 @@ class LocalResponseNormalization(keras.layers.Layer):
             "alpha": self.alpha,
             "beta": self.beta,
         }
+
+
+def _plus_bias(outputs, bias):
+    """``outputs + bias`` as an ``AddV2`` broadcast over the last axis, like TF1's ``y + b``."""
+    return tf.add(outputs, bias.value if isinstance(bias, keras.Variable) else bias)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Conv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose bias is added as ``conv + b`` (``AddV2``), as TF1 code did.
+
+    Keras adds it with ``BiasAdd``. Both run forward as one fused
+    convolution (Grappler fuses ``Conv2D + Add + Relu`` as it fuses
+    ``BiasAdd``), but backward ``BiasAdd`` needs ``BiasAddGrad``, which oneDNN
+    merges with the filter gradient into ``Conv2DBackpropFilterWithBias``;
+    on a 2-core CPU both are slower than the ``Sum`` that ``AddV2``
+    backpropagates through, and the merge forced the train step into TF1's
+    serialising gradient gates (issue 7: resnet_mnist_class 0.93 vs 1.07 of
+    the legacy step time). Where the original wrote ``y + b`` the bias
+    gradient is then the legacy graph's own ``Sum``, bit for bit; where it
+    called ``tf.nn.bias_add``, the two reductions differ by rounding (parity:
+    <= 5e-9). Variables, weights and config are Keras' own.
+    """
+
+    def call(self, inputs):
+        if not self.use_bias or self.data_format != "channels_last":
+            return super().call(inputs)
+        outputs = _plus_bias(self.convolution_op(inputs, self.kernel), self.bias)
+        return outputs if self.activation is None else self.activation(outputs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Dense(keras.layers.Dense):
+    """``keras.layers.Dense`` whose bias is added as ``x @ w + b`` (``AddV2``); see :class:`Conv2D`."""
+
+    def call(self, inputs, training=None):
+        if self.bias is None or self.lora_enabled or self.quantization_mode:
+            return super().call(inputs, training=training)
+        outputs = _plus_bias(ops.matmul(inputs, self.kernel), self.bias)
+        return outputs if self.activation is None else self.activation(outputs)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -24,6 +24,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf2_port import layers
 from tf2_port.config import BlockSpec, constant, truncated_normal
 from tf2_port.layers import BiasAdd
 
@@ -59,7 +60,7 @@ class Config:
 
 
 def _conv(filters, kernel_size, name, *, strides=1, padding="same", activation="relu", bias=True):
-    return keras.layers.Conv2D(
+    return layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
@@ -108,7 +109,7 @@ def build_model(config: Config = Config()) -> keras.Model:
     x = keras.layers.MaxPooling2D(2, strides=2, padding="same", name="pool2")(x)
     # tf.reshape of the NHWC pool output: the same order as Flatten.
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(
+    x = layers.Dense(
         1024,
         activation="relu",
         kernel_initializer=truncated_normal(0.1),
@@ -117,7 +118,7 @@ def build_model(config: Config = Config()) -> keras.Model:
     )(x)
     # tf.nn.dropout(x, keep_prob) scales kept units by 1/keep_prob, as Dropout(rate) does.
     x = keras.layers.Dropout(1.0 - config.keep_prob, name="fc1_dropout")(x)
-    logits = keras.layers.Dense(
+    logits = layers.Dense(
         NUM_CLASSES,
         kernel_initializer=truncated_normal(0.1),
         bias_initializer=constant(0.1),

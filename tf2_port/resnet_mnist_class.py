@@ -28,6 +28,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf2_port import layers
 from tf2_port.config import BlockSpec, random_normal, truncated_normal
 from tf2_port.layers import BiasAdd
 
@@ -64,7 +65,7 @@ class Config:
 
 
 def _conv(filters, kernel_size, name, *, strides=1, bias=True, activation="relu"):
-    return keras.layers.Conv2D(
+    return layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
@@ -101,7 +102,7 @@ def resnet_block(x, spec: BlockSpec, config: Config):
 
 
 def _dense(units, name, activation=None):
-    return keras.layers.Dense(
+    return layers.Dense(
         units,
         activation=activation,
         kernel_initializer=random_normal(0.1),
@@ -113,7 +114,7 @@ def _dense(units, name, activation=None):
 def build_model(config: Config = Config()) -> keras.Model:
     """The network from NHWC [N, 28, 28, 1] images to [N, 10] softmax probabilities."""
     images = keras.Input(shape=IMAGE_SHAPE, name="images")
-    x = keras.layers.Conv2D(
+    x = layers.Conv2D(
         16,
         3,
         padding="same",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -54,6 +56,7 @@ class RunSettings:
     deterministic: bool = False
     save_every: int = 100
     log_every: int = 10
+    steps_per_call: int = 10
     max_to_keep: int = 3
     verbose: bool = True
 
@@ -175,38 +178,23 @@ def _after_backward(gradients):
         return [None if g is None else tf.identity(g) for g in gradients]
 
 
-def _gated_gradients(loss, variables):
-    """d loss / d variables with TF1's per-op gating (``gate_gradients=True``).
-
-    Same values as ``tf.GradientTape``; the difference is the graph. TF1's
-    ``optimizer.minimize`` gated each op's input gradients behind a tuple, so
-    a convolution's filter gradient and its bias gradient read different
-    tensors. Without the gate, oneDNN's layout pass merges them into
-    ``Conv2DBackpropFilterWithBias``, which on this 2-core CPU is slower than
-    the two separate kernels (alexnet_cifar10: 42.7 ms vs 35.6 ms per step,
-    TF profiler).
-    """
-    values = [v.value if isinstance(v, keras.Variable) else v for v in variables]
-    return tf.gradients(loss, values, gate_gradients=True)
-
-
-def make_train_step(spec, config, model, optimizer, strategy, global_batch_size):
-    """A ``tf.function`` running one distributed step; returns (mean loss, accuracy)."""
+def _distributed_step(spec, config, model, optimizer, strategy, global_batch_size):
+    """One training step over a (distributed) batch; returns (mean loss, accuracy)."""
 
     def replica_step(images, labels):
-        outputs = model(images, training=True)
-        per_example = spec.per_example_loss(config, labels, outputs)
-        loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-        if model.losses:
-            # Weight losses count once per step, not once per replica.
-            loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            per_example = spec.per_example_loss(config, labels, outputs)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+            if model.losses:
+                # Weight losses count once per step, not once per replica.
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         variables = model.trainable_variables
-        gradients = _after_backward(_gated_gradients(loss, variables))
+        gradients = _after_backward(tape.gradient(loss, variables))
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss, _correct(spec, labels, outputs)
 
-    @tf.function
-    def train_step(batch):
+    def step(batch):
         loss, correct = strategy.run(replica_step, args=batch)
         total = tf.distribute.ReduceOp.SUM
         return (
@@ -214,7 +202,36 @@ def make_train_step(spec, config, model, optimizer, strategy, global_batch_size)
             strategy.reduce(total, correct, axis=None) / global_batch_size,
         )
 
-    return train_step
+    return step
+
+
+def make_train_step(spec, config, model, optimizer, strategy, global_batch_size):
+    """A ``tf.function`` running one distributed step on a batch; returns (mean loss, accuracy)."""
+    return tf.function(
+        _distributed_step(spec, config, model, optimizer, strategy, global_batch_size)
+    )
+
+
+def make_train_steps(spec, config, model, optimizer, strategy, global_batch_size, count):
+    """A ``tf.function`` running ``count`` steps on batches from an iterator, in one call.
+
+    Returns the steps' losses and accuracies, each a vector of ``count``.
+    What Keras calls ``steps_per_execution``: a call to a ``tf.function`` costs
+    about a millisecond beyond its kernels (Python dispatch, ~100 captured
+    variable handles, the executor's start), which is 4-5 % of
+    resnet_mnist_class's step on 2 cores; ``count`` steps share one call and
+    take their batches from the iterator inside it. The steps are unrolled,
+    not a ``tf.while_loop``: the loop measured slower (issue 7). The numbers
+    are those of ``count`` calls of :func:`make_train_step`.
+    """
+    step = _distributed_step(spec, config, model, optimizer, strategy, global_batch_size)
+
+    @tf.function
+    def train_steps(iterator):
+        losses, accuracies = zip(*(step(next(iterator)) for _ in range(count)), strict=True)
+        return tf.stack(losses), tf.stack(accuracies)
+
+    return train_steps
 
 
 # ---- training ------------------------------------------------------------------------
@@ -267,6 +284,43 @@ def _distribute(dataset, strategy):
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
+class _StepCalls:
+    """Runs training steps ``settings.steps_per_call`` at a time (see :func:`make_train_steps`).
+
+    A call never crosses a checkpoint step, so every checkpoint is saved at
+    its own step. Calls of other lengths (after a resume, before a
+    checkpoint) run one step per call, so at most two functions are traced.
+    """
+
+    def __init__(self, spec, config, model, optimizer, strategy, batch_size, settings):
+        if settings.steps_per_call < 1:
+            raise ValueError(f"steps_per_call must be >= 1, got {settings.steps_per_call}")
+        self._build = functools.partial(
+            make_train_steps, spec, config, model, optimizer, strategy, batch_size
+        )
+        self._settings = settings
+        self._functions: dict[int, Any] = {}
+
+    def size(self, current: int, steps: int) -> int:
+        """How many steps the next call runs, starting after step ``current``."""
+        to_save = self._settings.save_every - current % self._settings.save_every
+        return min(self._settings.steps_per_call, to_save, steps - current)
+
+    def _function(self, count: int):
+        if count not in self._functions:
+            self._functions[count] = self._build(count)
+        return self._functions[count]
+
+    def run(self, iterator, count: int):
+        """(losses, accuracies) of the next ``count`` steps, as numpy vectors."""
+        if count == self._settings.steps_per_call:
+            losses, accuracies = self._function(count)(iterator)
+            return losses.numpy(), accuracies.numpy()
+        single = self._function(1)
+        results = [single(iterator) for _ in range(count)]
+        return tuple(np.concatenate([r[i].numpy() for r in results]) for i in (0, 1))
+
+
 def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
     """Train model ``name`` to ``settings.steps`` total steps, resuming from ``ckpt_dir``."""
     spec = registry.get(name)
@@ -299,7 +353,7 @@ def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
         start_step=start,
         image_size=getattr(config, "image_size", None),
     )
-    train_step = make_train_step(spec, config, model, optimizer, strategy, batch_size)
+    calls = _StepCalls(spec, config, model, optimizer, strategy, batch_size, settings)
     losses: list[float] = []
     saved = latest
     with _checkpoint_write_dir(settings.ckpt_dir, chief) as write_dir:
@@ -308,15 +362,24 @@ def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
         )
         writer = _summary_writer(settings.logdir, chief)
         progress = keras.utils.Progbar(steps, verbose=1 if settings.verbose and chief else 0)
-        batches = itertools.islice(iter(_distribute(dataset, strategy)), max(steps - start, 0))
-        for batch in batches:
-            loss, accuracy = train_step(batch)
-            current = int(step.assign_add(1).numpy())
-            losses.append(float(loss))
-            progress.update(current, [("loss", float(loss)), ("accuracy", float(accuracy))])
-            if current % settings.log_every == 0 or current == steps:
-                with writer.as_default(step=current):
-                    write_scalars(loss=loss, accuracy=accuracy, learning_rate=config.learning_rate)
+        iterator = iter(_distribute(dataset, strategy))
+        current = start
+        while current < steps:
+            count = calls.size(current, steps)
+            step_losses, step_accuracies = calls.run(iterator, count)
+            first, current = current + 1, int(step.assign_add(count).numpy())
+            losses.extend(float(x) for x in step_losses)
+            progress.update(
+                current, [("loss", losses[-1]), ("accuracy", float(step_accuracies[-1]))]
+            )
+            for index, number in enumerate(range(first, current + 1)):
+                if number % settings.log_every == 0 or number == steps:
+                    with writer.as_default(step=number):
+                        write_scalars(
+                            loss=step_losses[index],
+                            accuracy=step_accuracies[index],
+                            learning_rate=config.learning_rate,
+                        )
             if current % settings.save_every == 0 or current == steps:
                 saved = manager.save(checkpoint_number=current)
         writer.flush()

@@ -29,6 +29,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf2_port import layers
 from tf2_port.config import XAVIER, constant
 
 NAME = "vgg16"
@@ -67,7 +68,7 @@ def conv_blocks(config: Config) -> tuple[tuple[int, ...], ...]:
 
 
 def _dense(units, name, activation="relu"):
-    return keras.layers.Dense(
+    return layers.Dense(
         units,
         activation=activation,
         kernel_initializer=XAVIER,
@@ -82,7 +83,7 @@ def build_model(config: Config = Config()) -> keras.Model:
     x = images
     for block, filters in enumerate(conv_blocks(config), start=1):
         for index, units in enumerate(filters, start=1):
-            x = keras.layers.Conv2D(
+            x = layers.Conv2D(
                 units,
                 3,
                 padding="same",
