@@ -45,11 +45,12 @@ class Repeats:
 
 # Steps per timed trial, so that one trial lasts long enough to time reliably
 # (vgg16 at batch 32 and 224x224 takes seconds per step on 2 cores: one step).
+# Multiples of the port's steps per call where a trial has more than one step.
 STEPS_PER_TRIAL = {
     "resnet_mnist": 20,
-    "cifar10_cnn": 5,
+    "cifar10_cnn": 10,
     "vgg16": 1,
-    "resnet_mnist_class": 5,
+    "resnet_mnist_class": 10,
     "alexnet_cifar10": 20,
 }
 
@@ -110,8 +111,7 @@ def _legacy_trainer(name: str, batches_count: int):
     return step, batches
 
 
-def _port_trainer(name: str, legacy_batches):
-    """A step function over the same batches for the port (parity config, default strategy)."""
+def _port_setup(name: str):
     import tensorflow as tf
 
     from tf2_port import registry, train
@@ -121,7 +121,16 @@ def _port_trainer(name: str, legacy_batches):
     model = spec.build_model(config)
     optimizer = train.make_optimizer(config.learning_rate)
     optimizer.build(model.trainable_variables)
-    strategy = tf.distribute.get_strategy()
+    return spec, config, model, optimizer, tf.distribute.get_strategy()
+
+
+def _port_trainer(name: str, legacy_batches):
+    """A step function over the same batches: one ``make_train_step`` call per step."""
+    import tensorflow as tf
+
+    from tf2_port import train
+
+    spec, config, model, optimizer, strategy = _port_setup(name)
     train_step = train.make_train_step(spec, config, model, optimizer, strategy, config.batch_size)
     batches = [
         (tf.constant(to_port_layout(name, images)), tf.constant(labels))
@@ -135,6 +144,43 @@ def _port_trainer(name: str, legacy_batches):
     return step
 
 
+def port_steps_per_call(name: str) -> int:
+    """The port's steps per call in the bench: the training loop's default, within a trial."""
+    from tf2_port import train
+
+    return min(train.RunSettings.steps_per_call, STEPS_PER_TRIAL[name])
+
+
+def _port_loop(name: str, legacy_batches):
+    """(run ``count`` steps, steps per call): the port's training loop on the same batches.
+
+    As ``tf2_port.train.train`` runs it: ``make_train_steps`` calls taking
+    their batches from a distributed ``tf.data`` iterator (here over the 4
+    batches, repeated) and returning every step's loss.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from tf2_port import train
+
+    spec, config, model, optimizer, strategy = _port_setup(name)
+    per_call = port_steps_per_call(name)
+    images = np.stack([to_port_layout(name, images) for images, _ in legacy_batches])
+    labels = np.stack([labels for _, labels in legacy_batches])
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
+    iterator = iter(train._distribute(dataset, strategy))
+    train_steps = train.make_train_steps(
+        spec, config, model, optimizer, strategy, config.batch_size, per_call
+    )
+
+    def run(count: int) -> None:
+        for _ in range(count // per_call):
+            losses, _ = train_steps(iterator)
+            losses.numpy()
+
+    return run, per_call
+
+
 def _steps(step: Callable[[int], float], count: int) -> Callable[[], None]:
     def run() -> None:
         for index in range(count):
@@ -143,23 +189,36 @@ def _steps(step: Callable[[int], float], count: int) -> Callable[[], None]:
     return run
 
 
-def train_step_ratio(name: str, repeats: Repeats) -> dict[str, Any]:
-    """port/legacy seconds per training step on the same batches, interleaved in one process."""
+def train_step_ratio(name: str, repeats: Repeats) -> dict[str, dict[str, Any]]:
+    """port/legacy seconds per training step on the same batches, interleaved in one process.
+
+    Two port sides: its training loop (``steps_per_call`` steps per
+    ``tf.function`` call, the headline) and one ``make_train_step`` call per
+    step, as the legacy graph has one ``Session.run`` per step.
+    """
     legacy_step, batches = _legacy_trainer(name, batches_count=4)
-    port_step = _port_trainer(name, batches)
+    port_loop, per_call = _port_loop(name, batches)
     per_trial = STEPS_PER_TRIAL[name]
-    samples = interleave(
-        {
-            "port": timed(_steps(port_step, per_trial)),
-            "legacy": timed(_steps(legacy_step, per_trial)),
-        },
-        rounds=repeats.rounds,
-        warmup=repeats.warmup,
-    )
+    trials = {
+        "port": timed(lambda: port_loop(per_trial)),
+        "legacy": timed(_steps(legacy_step, per_trial)),
+    }
+    if per_call > 1:  # else the loop already calls once per step (vgg16's one-step trial)
+        trials["port_one_call_per_step"] = timed(_steps(_port_trainer(name, batches), per_trial))
+    samples = interleave(trials, rounds=repeats.rounds, warmup=repeats.warmup)
     per_step = {side: [s / per_trial for s in values] for side, values in samples.items()}
-    details = compare(per_step, "port", "legacy")
-    details.update(batch_size=len(batches[0][0]), steps_per_trial=per_trial, unit="s/step")
-    return {"value": details["ratio"]["median"], "details": details}
+    shared = dict(batch_size=len(batches[0][0]), steps_per_trial=per_trial, unit="s/step")
+    loop = compare(per_step, "port", "legacy")
+    loop.update(shared, steps_per_call=per_call)
+    results = {f"train_step_ratio.{name}": {"value": loop["ratio"]["median"], "details": loop}}
+    if "port_one_call_per_step" in per_step:
+        single = compare(per_step, "port_one_call_per_step", "legacy")
+        single.update(shared, steps_per_call=1)
+        results[f"train_step_ratio_one_call_per_step.{name}"] = {
+            "value": single["ratio"]["median"],
+            "details": single,
+        }
+    return results
 
 
 # ---- vgg16 forward and FLOPs ---------------------------------------------------------
@@ -583,7 +642,7 @@ def run_case(case: str, repeats: Repeats, model: str | None = None) -> dict[str,
     if case == "train_step":
         if model not in TRAINABLE_MODELS:
             raise ValueError(f"train_step needs --model, one of {list(TRAINABLE_MODELS)}")
-        return {f"train_step_ratio.{model}": train_step_ratio(model, repeats)}
+        return train_step_ratio(model, repeats)
     if case == "vgg16_forward":
         return vgg16_forward(repeats)
     if case == "input_pipeline":

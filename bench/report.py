@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-TRAIN_STEP_PREFIX = "train_step_ratio."
+# Keys reported per model: results arrive as "KEY.MODEL" and are grouped as {model: value}.
+PER_MODEL_KEYS = ("train_step_ratio", "train_step_ratio_one_call_per_step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,7 @@ GOALS = {
 
 DESCRIPTIONS = {
     "train_step_ratio": "port / legacy train-step time, same batches",
+    "train_step_ratio_one_call_per_step": "the same, the port called once per step",
     "vgg16_forward_ratio": "port / legacy VGG16 forward time, batch 8",
     "vgg16_fraction_of_matmul_flops": "VGG16 forward FLOP/s / 4096x4096 matmul FLOP/s (port)",
     "input_pipeline_speedup": "tf.data / queue-runner images/s, distorted CIFAR, batch 128",
@@ -57,11 +59,17 @@ METHOD = (
     "How each figure is taken (`bench/cases.py`; every case runs in its own process):",
     "",
     "- train_step_ratio: one process builds the faithful legacy graph (tf.compat.v1 Session,"
-    " TF's default threading) and the port (parity config, `tf2_port.train.make_train_step`,"
-    " default strategy); both train on the same 4 pre-generated random batches (numpy feeds"
-    " in the original layout for legacy, NHWC tensors for the port), default batch sizes;"
-    " a trial is a fixed number of steps; vgg16 (batch 32, 224x224) has 1 step per trial and"
-    " 5 rounds.",
+    " TF's default threading; one `Session.run` per step, numpy feeds in the original layout)"
+    " and the port (parity config, default strategy); both train on the same 4 pre-generated"
+    " random batches, default batch sizes; a trial is a fixed number of steps (10 or 20;"
+    " vgg16 at batch 32 and 224x224: 1 step). Each model runs in 3 fresh processes of 5"
+    " rounds (vgg16: 1 process), and the median is taken over all their rounds: the ratio"
+    " moves by a few percent from one process to the next, more than between rounds. The port runs as its training loop"
+    " does: `tf2_port.train.make_train_steps`, 10 steps per `tf.function` call (the default"
+    " `--steps-per-call`; 1 for vgg16's one-step trial) taking the batches from a `tf.data`"
+    " iterator inside the call. train_step_ratio_one_call_per_step times a third side in the"
+    " same rounds: `make_train_step` called once per step on tensors already in memory"
+    " (not for vgg16, whose loop already calls once per step).",
     "- vgg16_forward_ratio / fraction: seed002's own forward graph (`predictions` on its"
     " Variable of random images) vs the port's `argmax(model(images))` in a tf.function,"
     " parity config, batch 8; FLOPs are 2 x multiply-adds of the conv and dense layers,"
@@ -86,20 +94,18 @@ METHOD = (
 def assemble(case_results: Mapping[str, Mapping[str, Any]], meta: Mapping[str, Any]) -> dict:
     """The bench.json document: headline values at the top level, then details and goals.
 
-    ``case_results`` maps keys (``train_step_ratio.MODEL`` for the per-model
-    ratios) to ``{"value": float, "details": dict}``.
+    ``case_results`` maps keys (``KEY.MODEL`` for the :data:`PER_MODEL_KEYS`)
+    to ``{"value": float, "details": dict}``.
     """
     document: dict[str, Any] = dict(meta)
     details: dict[str, Any] = {}
-    train_steps: dict[str, float] = {}
     for key, result in case_results.items():
         details[key] = result["details"]
-        if key.startswith(TRAIN_STEP_PREFIX):
-            train_steps[key.removeprefix(TRAIN_STEP_PREFIX)] = result["value"]
+        prefix, _, model = key.partition(".")
+        if prefix in PER_MODEL_KEYS and model:
+            document.setdefault(prefix, {})[model] = result["value"]
         else:
             document[key] = result["value"]
-    if train_steps:
-        document["train_step_ratio"] = train_steps
     document["goals"] = check_goals(document)
     document["details"] = details
     return document
@@ -146,7 +152,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     for key, model, value in _rows(document):
         goal = goals.get(key, {})
         met = "" if not goal else ("yes" if GOALS[key].met(value) else "**no**")
-        detail_key = f"{TRAIN_STEP_PREFIX}{model}" if model else key
+        detail_key = f"{key}.{model}" if model else key
         label = f"{key} [{model}]" if model else key
         lines.append(
             f"| {label} | {DESCRIPTIONS.get(key, '')} | {_format(value)} | "
@@ -160,10 +166,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
 
 
 def _rows(document: Mapping[str, Any]):
-    for model, value in document.get("train_step_ratio", {}).items():
-        yield "train_step_ratio", model, value
+    for key in PER_MODEL_KEYS:
+        for model, value in document.get(key, {}).items():
+            yield key, model, value
     for key in DESCRIPTIONS:
-        if key != "train_step_ratio" and key in document:
+        if key not in PER_MODEL_KEYS and key in document:
             yield key, None, document[key]
 
 

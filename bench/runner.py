@@ -12,6 +12,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,10 +116,39 @@ def interleave(
 def compare(
     samples: Mapping[str, Sequence[float]], numerator: str, denominator: str
 ) -> dict[str, object]:
-    """The per-round ratio ``numerator / denominator`` and both sides' summaries."""
-    ratios = summarize(paired_ratios(samples[numerator], samples[denominator]))
+    """The per-round ratio ``numerator / denominator`` (summary and values), both sides' summaries."""
+    values = paired_ratios(samples[numerator], samples[denominator])
     return {
-        "ratio": ratios.to_json(),
+        "ratio": summarize(values).to_json(),
+        "ratios": [round_sig(v) for v in values],
         numerator: summarize(samples[numerator]).to_json(),
         denominator: summarize(samples[denominator]).to_json(),
     }
+
+
+def pool_processes(runs: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One keyed result from the same case run in several processes: per-round ratios pooled.
+
+    The ratio between two sides measured in one process moves by a few
+    percent from one process to the next (thread placement, memory layout),
+    more than between the rounds of one process; the median of every
+    process's rounds together is the figure, and each process's median is
+    kept in the details.
+    """
+    if not runs:
+        raise ValueError("pool_processes: no runs")
+    pooled = {}
+    for key in runs[0]:
+        details = [run[key]["details"] for run in runs]
+        values = [ratio for detail in details for ratio in detail["ratios"]]
+        summary = summarize(values)
+        # Settings shared by the runs; the sides' own summaries are per process.
+        merged = {k: v for k, v in details[0].items() if not isinstance(v, (dict, list))}
+        merged.update(
+            ratio=summary.to_json(),
+            ratios=values,
+            processes=len(runs),
+            process_medians=[detail["ratio"]["median"] for detail in details],
+        )
+        pooled[key] = {"value": summary.median, "details": merged}
+    return pooled

@@ -98,6 +98,36 @@ def test_compare_reports_both_sides_and_the_ratio():
     assert result["legacy"]["n"] == 3
 
 
+def test_pool_processes_takes_the_median_of_every_processs_rounds():
+    def run(*ratios):
+        details = {"ratio": runner.summarize(ratios).to_json(), "ratios": list(ratios)}
+        details.update(unit="s/step", port=runner.summarize([1.0]).to_json())
+        return {"train_step_ratio.vgg16": {"value": details["ratio"]["median"], "details": details}}
+
+    pooled = runner.pool_processes([run(0.9, 0.95), run(1.1, 1.2, 1.3), run(1.0)])
+    result = pooled["train_step_ratio.vgg16"]
+    assert result["value"] == pytest.approx(1.05)  # median of the six rounds, not of medians
+    assert result["details"]["ratio"]["n"] == 6
+    assert result["details"]["process_medians"] == [0.925, 1.2, 1.0]
+    assert result["details"]["processes"] == 3
+    assert result["details"]["unit"] == "s/step"
+    assert "port" not in result["details"]  # one process's side summary is not the pool's
+    with pytest.raises(ValueError, match="no runs"):
+        runner.pool_processes([])
+
+
+def test_plan_runs_each_train_step_in_several_processes():
+    from bench.__main__ import PROCESSES, plan
+
+    jobs = plan(["train_step", "converter"], ["cifar10_cnn", "vgg16"], quick=False)
+    groups = [job.group for job in jobs]
+    assert groups.count("train_step[cifar10_cnn]") == PROCESSES["train_step"] > 1
+    assert groups.count("train_step[vgg16]") == 1  # ~20 s a step: one process
+    assert groups.count("converter") == 1
+    assert len({job.label for job in jobs}) == len(jobs)
+    assert all(job.rounds == 1 for job in plan(["train_step"], ["cifar10_cnn"], quick=True))
+
+
 # ---- reports -------------------------------------------------------------------------
 
 
@@ -108,6 +138,7 @@ def _results():
     return {
         "train_step_ratio.cifar10_cnn": entry(0.9),
         "train_step_ratio.vgg16": entry(1.1),
+        "train_step_ratio_one_call_per_step.vgg16": entry(1.2),
         "input_pipeline_speedup": entry(3.0),
         "runner_overhead": entry(1.01),
     }
@@ -116,6 +147,7 @@ def _results():
 def test_assemble_groups_train_steps_and_checks_goals():
     document = report.assemble(_results(), {"machine": {"cores": 2}})
     assert document["train_step_ratio"] == {"cifar10_cnn": 0.9, "vgg16": 1.1}
+    assert document["train_step_ratio_one_call_per_step"] == {"vgg16": 1.2}
     assert document["input_pipeline_speedup"] == 3.0
     assert document["goals"]["train_step_ratio"]["met"] is False  # vgg16 is over 1.0
     assert document["goals"]["input_pipeline_speedup"]["met"] is True
@@ -141,8 +173,9 @@ def test_markdown_has_one_row_per_figure_and_flags_misses():
     document = report.assemble(_results(), {"command": "python -m bench", "machine": {}})
     text = report.render_markdown(document)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 4  # header + four figures
+    assert len(rows) == 1 + 5  # header + five figures
     assert "train_step_ratio [vgg16]" in text
+    assert "train_step_ratio_one_call_per_step [vgg16]" in text
     assert "**no**" in text
     assert "`python -m bench`" in text
 
