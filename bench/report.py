@@ -72,7 +72,8 @@ METHOD = (
     " (not for vgg16, whose loop already calls once per step).",
     "- vgg16_forward_ratio / fraction: seed002's own forward graph (`predictions` on its"
     " Variable of random images) vs the port's `argmax(model(images))` in a tf.function,"
-    " parity config, batch 8; FLOPs are 2 x multiply-adds of the conv and dense layers,"
+    " parity config, batch 8; 3 fresh processes of 5 rounds, pooled as for the train steps"
+    " (the fraction: the median process's); FLOPs are 2 x multiply-adds of the conv and dense layers,"
     " counted from the layer shapes; the limit is a 4096x4096 float32 tf.matmul timed in"
     " the same rounds.",
     "- input_pipeline_speedup: `tf2_port.data.train_dataset(CIFAR10_DISTORTED)` vs"

@@ -133,13 +133,21 @@ def pool_processes(runs: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str,
     percent from one process to the next (thread placement, memory layout),
     more than between the rounds of one process; the median of every
     process's rounds together is the figure, and each process's median is
-    kept in the details.
+    kept in the details. A figure without per-round ratios is the median of
+    the processes' values.
     """
     if not runs:
         raise ValueError("pool_processes: no runs")
     pooled = {}
     for key in runs[0]:
         details = [run[key]["details"] for run in runs]
+        if "ratios" not in details[0]:  # a figure without rounds: the median process's
+            values = [run[key]["value"] for run in runs]
+            pooled[key] = {
+                "value": summarize(values).median,
+                "details": {**details[0], "processes": len(runs), "process_values": values},
+            }
+            continue
         values = [ratio for detail in details for ratio in detail["ratios"]]
         summary = summarize(values)
         # Settings shared by the runs; the sides' own summaries are per process.

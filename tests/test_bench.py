@@ -116,6 +116,13 @@ def test_pool_processes_takes_the_median_of_every_processs_rounds():
         runner.pool_processes([])
 
 
+def test_pool_processes_takes_the_median_process_of_a_figure_without_rounds():
+    runs = [{"fraction": {"value": v, "details": {"unit": "x"}}} for v in (0.7, 0.9, 0.8)]
+    pooled = runner.pool_processes(runs)["fraction"]
+    assert pooled["value"] == pytest.approx(0.8)
+    assert pooled["details"] == {"unit": "x", "processes": 3, "process_values": [0.7, 0.9, 0.8]}
+
+
 def test_plan_runs_each_train_step_in_several_processes():
     from bench.__main__ import PROCESSES, plan
 
@@ -124,6 +131,8 @@ def test_plan_runs_each_train_step_in_several_processes():
     assert groups.count("train_step[cifar10_cnn]") == PROCESSES["train_step"] > 1
     assert groups.count("train_step[vgg16]") == 1  # ~20 s a step: one process
     assert groups.count("converter") == 1
+    assert plan(["vgg16_forward"], [], quick=False)[0].rounds == 5
+    assert len(plan(["vgg16_forward"], [], quick=False)) == PROCESSES["vgg16_forward"]
     assert len({job.label for job in jobs}) == len(jobs)
     assert all(job.rounds == 1 for job in plan(["train_step"], ["cifar10_cnn"], quick=True))
 
