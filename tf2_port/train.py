@@ -369,10 +369,10 @@ def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
             step_losses, step_accuracies = calls.run(iterator, count)
             first, current = current + 1, int(step.assign_add(count).numpy())
             losses.extend(float(x) for x in step_losses)
-            progress.update(
-                current, [("loss", losses[-1]), ("accuracy", float(step_accuracies[-1]))]
-            )
             for index, number in enumerate(range(first, current + 1)):
+                # Every step's own values: the bar averages them as it did one call per step.
+                loss, accuracy = float(step_losses[index]), float(step_accuracies[index])
+                progress.update(number, [("loss", loss), ("accuracy", accuracy)])
                 if number % settings.log_every == 0 or number == steps:
                     with writer.as_default(step=number):
                         write_scalars(
