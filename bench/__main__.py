@@ -53,10 +53,10 @@ PROCESSES = {"train_step": 3, "vgg16_forward": 3}
 def plan(
     cases: list[str], models: list[str], quick: bool, max_rounds: int | None = None
 ) -> list[Job]:
-    """The jobs to run, with repetition counts chosen to fit ~15 minutes on 2 cores.
+    """The jobs to run, with repetition counts chosen to fit ~20 minutes on 2 cores.
 
-    Ratios near 1 (the train steps, VGG16's forward pass) get more rounds: their
-    round-to-round spread on this machine is a few percent.
+    Ratios near 1 (the train steps, VGG16's forward pass) run in several
+    processes (:data:`PROCESSES`): their spread between processes is a few percent.
 
     ``max_rounds`` caps every case's counted rounds (for a busy machine).
     """
@@ -71,16 +71,14 @@ def plan(
         rounds = {case: min(count, max_rounds) for case, count in rounds.items()}
     jobs = []
     for case in cases:
-        if case == "train_step":
-            for model in models:
-                # vgg16 at batch 32 and 224x224 takes ~20 s per step on 2 cores.
-                processes = 1 if quick or model == "vgg16" else PROCESSES[case]
-                count = 1 if quick else rounds[case]
-                jobs += [Job(case, count, 1, model, index) for index in range(processes)]
-        else:
-            processes = 1 if quick else PROCESSES.get(case, 1)
+        # A train step is warmed up even in a quick run: its first call traces the function.
+        warmup = 1 if case == "train_step" or not quick else 0
+        for model in models if case == "train_step" else [None]:
+            # vgg16 at batch 32 and 224x224 takes ~20 s per train step on 2 cores.
+            one = quick or model == "vgg16"
+            processes = 1 if one else PROCESSES.get(case, 1)
             count = 1 if quick else rounds[case]
-            jobs += [Job(case, count, 0 if quick else 1, None, i) for i in range(processes)]
+            jobs += [Job(case, count, warmup, model, index) for index in range(processes)]
     return jobs
 
 
