@@ -3,6 +3,8 @@
 ``legacy`` trains and evaluates every legacy model (shortened) on the embedded
 sample, then runs our original-style example scripts, and the five originals
 when ``../shared/originals`` is present, unmodified under ``legacy_tf1.run``.
+Its checkpoints, summaries and script reports go to ``reports/legacy/``, which
+each run replaces.
 
 Venvs are reused and built with uv when it is available, so TensorFlow is
 installed once per session venv rather than on every run.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import nox
@@ -71,7 +72,7 @@ def legacy(session: nox.Session) -> None:
     """Train+eval every legacy model (shortened), then run TF1 scripts under the compat runner."""
     _install(session)
     models = session.posargs or MODELS
-    work = tempfile.mkdtemp(prefix="legacy-")
+    work = _fresh_output_dir(ROOT / "reports" / "legacy")
     for model in models:
         ckpt = os.path.join(work, model, "ckpt")
         logdir = os.path.join(work, model, "logs")
@@ -109,6 +110,13 @@ def legacy(session: nox.Session) -> None:
         _run_scripts_under_runner(session, sorted(ORIGINALS.glob("seed*.py")), work)
     else:
         session.log(f"{ORIGINALS} is absent: the original scripts are skipped")
+
+
+def _fresh_output_dir(path: Path) -> str:
+    """The session's own output directory, emptied first: a run writes ~3 GB, so runs must not pile up."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
 
 
 def _run_scripts_under_runner(session: nox.Session, scripts: list[Path], work: str) -> None:

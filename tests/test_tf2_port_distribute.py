@@ -32,7 +32,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     # The mirrored run takes two steps per tf.function call, the default run one.
     for strategy, per_call in (("default", 1), ("mirrored", 2)):
         settings = train.RunSettings(
-            ckpt_dir=tempfile.mkdtemp(), steps=4, batch_size=8, seed=7,
+            ckpt_dir=tempfile.mkdtemp(dir=sys.argv[2]), steps=4, batch_size=8, seed=7,
             strategy=strategy, deterministic=True, verbose=False, steps_per_call=per_call,
         )
         result = train.train(sys.argv[1], settings)
@@ -53,11 +53,11 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
-def test_mirrored_strategy_on_two_devices_equals_one_device():
+def test_mirrored_strategy_on_two_devices_equals_one_device(tmp_path):
     # cifar10_cnn: no dropout and no batch norm, so the two runs see the same computation;
     # it has weight losses, which must count once per step, not once per replica.
     completed = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, "cifar10_cnn"],
+        [sys.executable, "-c", MIRRORED_SCRIPT, "cifar10_cnn", str(tmp_path)],
         cwd=ROOT,
         env=_env(),
         capture_output=True,
