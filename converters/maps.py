@@ -110,9 +110,9 @@ class Tolerance:
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """The table of a legacy option that changes the variables (``overrides`` -> ``rows``).
+    """The table of legacy options that change the variables (``overrides`` -> ``rows``).
 
-    Both ``legacy_tf1`` Options and the port config have a field of that name.
+    Both ``legacy_tf1`` Options and the port config have fields of those names.
     """
 
     overrides: dict
@@ -133,7 +133,7 @@ class ModelMap:
     # Original layout -> the port's NHWC images.
     to_port_inputs: Callable[[np.ndarray], np.ndarray] = lambda images: images
     tolerance: Tolerance = Tolerance()
-    # Tables of legacy options that add or rename variables, detected from the keys.
+    # Tables of legacy options that add, remove or rename variables, detected from the keys.
     variants: tuple[Variant, ...] = ()
     # Port config overrides that shrink tensors but keep every variable (same objects,
     # same checkpoint keys): the fast path's skeleton port (converters/fastpath.py).
@@ -146,22 +146,54 @@ def unmatched(model_map: ModelMap, keys) -> int:
 
 
 def for_overrides(model_map: ModelMap, overrides: dict) -> ModelMap:
-    """The table for a port config: the variant whose options ``overrides`` sets, else the base."""
-    for variant in model_map.variants:
-        if all(overrides.get(k) == v for k, v in variant.overrides.items()):
-            return dataclasses.replace(model_map, rows=variant.rows, variants=())
-    return model_map
+    """The table for a port config: the variant whose options ``overrides`` sets, else the base.
+
+    When several variants match (``{a}``, ``{b}`` and ``{a, b}`` all match a config
+    setting both), the one that sets the most options is the config's own.
+    """
+    matching = [
+        variant
+        for variant in model_map.variants
+        if all(overrides.get(k) == v for k, v in variant.overrides.items())
+    ]
+    if not matching:
+        return model_map
+    variant = max(matching, key=lambda v: len(v.overrides))
+    return dataclasses.replace(model_map, rows=variant.rows, variants=())
 
 
 def fit(model_map: ModelMap, keys) -> tuple[ModelMap, dict]:
-    """(table, option overrides) of the base table or variant that leaves fewest keys unmatched."""
+    """(table, option overrides) of the base table or variant that fits ``keys`` best.
+
+    Best: fewest keys unmatched, then fewest weight rows that no key matches.
+    The second count is what tells an option that only *removes* variables
+    (``drop_final_bias``) from the base: the base's rows match every key of such
+    a checkpoint too, but some of them match nothing.
+    """
     keys = list(keys)
     best, best_overrides = model_map, {}
+    if not model_map.variants:
+        return best, best_overrides
+    best_score = _fit_score(model_map, keys)
     for variant in model_map.variants:
         candidate = dataclasses.replace(model_map, rows=variant.rows, variants=())
-        if unmatched(candidate, keys) < unmatched(best, keys):
-            best, best_overrides = candidate, dict(variant.overrides)
+        score = _fit_score(candidate, keys)
+        if score < best_score:
+            best, best_overrides, best_score = candidate, dict(variant.overrides), score
     return best, best_overrides
+
+
+def _fit_score(model_map: ModelMap, keys: list[str]) -> tuple[int, int]:
+    """(keys the table does not match, weight rows that match no key); lower fits better.
+
+    Only weight rows count as unused: a checkpoint may hold no Adam state or no
+    global_step, and that says nothing about which variant wrote it.
+    """
+    weight_rows = [
+        row for row in model_map.rows if not _is_optimizer_target(row.target) and row.target != STEP
+    ]
+    unused = sum(not any(re.fullmatch(row.tf1, key) for key in keys) for row in weight_rows)
+    return unmatched(model_map, keys), unused
 
 
 # ---- per-layer row helpers -------------------------------------------------------------
@@ -181,9 +213,10 @@ def port_conv2d(kernel: str, bias: str | None, layer: str) -> tuple[Row, ...]:
     return rows + (port_variable(bias, f"{layer}/bias") if bias else ())
 
 
-def port_dense(kernel: str, bias: str, layer: str) -> tuple[Row, ...]:
+def port_dense(kernel: str, bias: str | None, layer: str) -> tuple[Row, ...]:
     """A Keras Dense ``layer``; TF1's ``[in, out]`` matmul weight is Keras' kernel."""
-    return port_variable(kernel, f"{layer}/kernel") + port_variable(bias, f"{layer}/bias")
+    rows = port_variable(kernel, f"{layer}/kernel")
+    return rows + (port_variable(bias, f"{layer}/bias") if bias else ())
 
 
 def port_bias(bias: str, layer: str) -> tuple[Row, ...]:
@@ -281,22 +314,36 @@ def _vgg16_rows() -> tuple[Row, ...]:
     )
 
 
-def _resnet_mnist_class_rows() -> tuple[Row, ...]:
+# seed003's blocks 1-4 are identity blocks, block 5 (URt) the projection block.
+_RESNET_MNIST_CLASS_PROJECTION_BLOCK = 5
+
+
+def _resnet_mnist_class_rows(
+    *, separate_shortcut_weights: bool = False, drop_final_bias: bool = False
+) -> tuple[Row, ...]:
     # Net() creates conv1 (Variable, _1) and the FC layers (Variable_2.._5) before
-    # any block; each block then creates 7 variables in order: conv1 w/b, conv2 w/b,
-    # conv3 w, conv3's bias, the final bias b_conv_fin. The projection block reuses
-    # conv3's kernel for its shortcut, so it has no eighth variable.
+    # any block; each block then creates, in order: conv1 w/b, conv2 w/b, conv3 w,
+    # conv3's bias and the final bias b_conv_fin (absent with drop_final_bias, so
+    # every later block starts one name earlier). The projection block reuses conv3's
+    # kernel for its shortcut; separate_shortcut_weights creates its own kernel after
+    # the block's other variables, and it is the last block, so no name shifts.
+    per_block = 6 if drop_final_bias else 7
+
     def block(index: int) -> tuple[Row, ...]:
-        first = 6 + 7 * (index - 1)
-        name = [f"Variable_{first + k}" for k in range(7)]
+        first = 6 + per_block * (index - 1)
+        name = [f"Variable_{first + k}" for k in range(per_block + 1)]
         layer = f"block{index}"
-        return (
+        rows = (
             port_conv2d(name[0], name[1], f"{layer}_conv1")
             + port_conv2d(name[2], name[3], f"{layer}_conv2")
             + port_conv2d(name[4], None, f"{layer}_conv3")
             + port_bias(name[5], f"{layer}_conv3_bias")
-            + port_bias(name[6], f"{layer}_final_bias")
         )
+        if not drop_final_bias:
+            rows += port_bias(name[6], f"{layer}_final_bias")
+        if separate_shortcut_weights and index == _RESNET_MNIST_CLASS_PROJECTION_BLOCK:
+            rows += port_conv2d(name[per_block], None, f"{layer}_shortcut")
+        return rows
 
     return _table(
         port_conv2d("Variable", "Variable_1", "conv1"),
@@ -306,15 +353,32 @@ def _resnet_mnist_class_rows() -> tuple[Row, ...]:
     )
 
 
-def _alexnet_cifar10_rows() -> tuple[Row, ...]:
+def _resnet_mnist_class_variants() -> tuple[Variant, ...]:
+    """Each option alone and both together (the most specific match wins in for_overrides)."""
+    options = (
+        {"separate_shortcut_weights": True},
+        {"drop_final_bias": True},
+        {"separate_shortcut_weights": True, "drop_final_bias": True},
+    )
+    return tuple(Variant(o, _resnet_mnist_class_rows(**o)) for o in options)
+
+
+def _alexnet_cifar10_rows(*, drop_bias_before_bn: bool = False) -> tuple[Row, ...]:
+    # drop_bias_before_bn: conv2, dense and dense_1 (each right before a batch norm)
+    # have no bias; conv1, conv3-5 and dense_2 keep theirs.
+    conv_bias = r"conv([1345])/bias" if drop_bias_before_bn else r"conv(\d)/bias"
+
+    def bias(name: str) -> str | None:
+        return None if drop_bias_before_bn else name
+
     return _table(
         port_variable(r"conv(\d)/kernel", r"conv\1/kernel"),
-        port_variable(r"conv(\d)/bias", r"conv\1/bias"),
+        port_variable(conv_bias, r"conv\1/bias"),
         port_batch_norm("batch_normalization", "conv2_bn"),
         port_batch_norm("batch_normalization_1", "conv5_bn"),
-        port_dense("dense/kernel", "dense/bias", "fc1"),
+        port_dense("dense/kernel", bias("dense/bias"), "fc1"),
         port_batch_normal("Variable", "Variable_1", "moments", "fc1_bn"),
-        port_dense("dense_1/kernel", "dense_1/bias", "fc2"),
+        port_dense("dense_1/kernel", bias("dense_1/bias"), "fc2"),
         port_batch_normal("Variable_2", "Variable_3", "moments_1", "fc2_bn"),
         port_dense("dense_2/kernel", "dense_2/bias", "logits"),
     )
@@ -381,11 +445,18 @@ MAPS: dict[str, ModelMap] = {
         ModelMap(
             "resnet_mnist_class",
             _resnet_mnist_class_rows(),
+            variants=_resnet_mnist_class_variants(),
             legacy_input_shape=lambda overrides: (28, 28, 1),
         ),
         ModelMap(
             "alexnet_cifar10",
             _alexnet_cifar10_rows(),
+            variants=(
+                Variant(
+                    {"drop_bias_before_bn": True},
+                    _alexnet_cifar10_rows(drop_bias_before_bn=True),
+                ),
+            ),
             legacy_input_shape=lambda overrides: (3072,),
             to_port_inputs=_chw_to_nhwc,
             # Faithful seed004 normalises fc1/fc2 with *batch* statistics even at

@@ -517,37 +517,127 @@ def test_weights_h5_loads_into_the_port_and_gives_the_same_logits(sources, tmp_p
 # ---- legacy options that change the variables -------------------------------------------------
 
 
-def test_extra_bias_variant_is_detected_recorded_and_round_trips(tmp_path):
+# (model, legacy options, some {TF1 key: port target} rows only the variant's table gives).
+VARIANTS = [
+    pytest.param(
+        "resnet_mnist",
+        {"extra_bias": True},
+        # b_conv_fin comes after the projection shortcut in block a, first in blocks b and c.
+        {
+            "res2a/Variable_7": "res2a_final_bias/bias",
+            "res2b/Variable_6": "res2b_final_bias/bias",
+            "res2c/Variable_6/Adam_1": "adam/v/res2c_final_bias/bias",
+        },
+        id="resnet_mnist-extra_bias",
+    ),
+    pytest.param(
+        "resnet_mnist_class",
+        {"separate_shortcut_weights": True},
+        # The projection block's own shortcut kernel is created last, after its b_conv_fin.
+        {
+            "Variable_40": "block5_final_bias/bias",
+            "Variable_41": "block5_shortcut/kernel",
+            "Variable_41/Adam": "adam/m/block5_shortcut/kernel",
+        },
+        id="resnet_mnist_class-separate_shortcut_weights",
+    ),
+    pytest.param(
+        "resnet_mnist_class",
+        {"drop_final_bias": True},
+        # Six variables per block instead of seven: block2 starts at Variable_12.
+        {
+            "Variable_12": "block2_conv1/kernel",
+            "Variable_35": "block5_conv3_bias/bias",
+            "Variable_35/Adam_1": "adam/v/block5_conv3_bias/bias",
+        },
+        id="resnet_mnist_class-drop_final_bias",
+    ),
+    pytest.param(
+        "resnet_mnist_class",
+        {"separate_shortcut_weights": True, "drop_final_bias": True},
+        {"Variable_35": "block5_conv3_bias/bias", "Variable_36": "block5_shortcut/kernel"},
+        id="resnet_mnist_class-separate_shortcut_weights-drop_final_bias",
+    ),
+    pytest.param(
+        "alexnet_cifar10",
+        {"drop_bias_before_bn": True},
+        # conv2, dense and dense_1 lose their bias; conv5 (ReLU before its BN) keeps it.
+        {"conv5/bias": "conv5/bias", "dense/kernel": "fc1/kernel"},
+        id="alexnet_cifar10-drop_bias_before_bn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "options", "rows"), VARIANTS)
+def test_variant_is_detected_recorded_and_round_trips(model, options, rows, tmp_path):
     source = str(tmp_path / "legacy")
-    train(TrainConfig("resnet_mnist", source, steps=1, seed=1, options={"extra_bias": True}))
+    train(TrainConfig(model, source, steps=1, seed=1, options=options))
     output = tmp_path / "out"
     result = ckpt_v1_to_v2.convert(source, output=str(output))  # auto model, auto option
-    assert result.model == "resnet_mnist" and result.overrides["extra_bias"] is True
+    assert result.model == model and options.items() <= result.overrides.items()
+    # Verified against the legacy graph built with the options (convert raises beyond
+    # the model's tolerance).
     assert result.max_abs_diff is not None
     saved = json.loads((output / "port_config.json").read_text())
-    assert saved["overrides"]["extra_bias"] is True
-    mapping = {
-        m["source"]: m["target"]
-        for m in json.loads((output / "manifest.json").read_text())["mapping"]
-    }
-    # b_conv_fin comes after the projection shortcut in block a, first in blocks b and c.
-    assert mapping["res2a/Variable_7"] == "res2a_final_bias/bias"
-    assert mapping["res2b/Variable_6"] == "res2b_final_bias/bias"
-    assert mapping["res2c/Variable_6/Adam_1"] == "adam/v/res2c_final_bias/bias"
-    prefix = ckpt_v2_to_v1.convert(str(output), model="resnet_mnist", output=str(tmp_path / "back"))
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert options.items() <= saved["overrides"].items()
+    assert options.items() <= manifest["port_overrides"].items()
+    mapping = {m["source"]: m["target"] for m in manifest["mapping"]}
+    assert rows.items() <= mapping.items()
+    prefix = ckpt_v2_to_v1.convert(str(output), model=model, output=str(tmp_path / "back"))
     assert_same_tensors(resolve(source).prefix, prefix)
 
 
-def test_variant_tables_differ_from_the_base_only_by_the_options_variables():
-    base = maps.get("resnet_mnist")
-    (variant,) = base.variants
-    assert variant.overrides == {"extra_bias": True}
-    added = set(variant.rows) - set(base.rows)
-    # Three blocks x (bias, m, v); nothing of the base table is lost.
-    assert len(added) == 9 and all("_final_bias/bias" in row.target for row in added)
-    assert set(base.rows) <= set(variant.rows)
-    assert maps.for_overrides(base, {"extra_bias": True}).rows == variant.rows
-    assert maps.for_overrides(base, {"extra_bias": False}).rows == base.rows
+# (model, options, port weights the variant adds, port weights it removes).
+VARIANT_TABLES = [
+    ("resnet_mnist", {"extra_bias": True}, {f"res2{b}_final_bias/bias" for b in "abc"}, set()),
+    ("resnet_mnist_class", {"separate_shortcut_weights": True}, {"block5_shortcut/kernel"}, set()),
+    (
+        "resnet_mnist_class",
+        {"drop_final_bias": True},
+        set(),
+        {f"block{i}_final_bias/bias" for i in range(1, 6)},
+    ),
+    (
+        "resnet_mnist_class",
+        {"separate_shortcut_weights": True, "drop_final_bias": True},
+        {"block5_shortcut/kernel"},
+        {f"block{i}_final_bias/bias" for i in range(1, 6)},
+    ),
+    (
+        "alexnet_cifar10",
+        {"drop_bias_before_bn": True},
+        set(),
+        {"conv2/bias", "fc1/bias", "fc2/bias"},
+    ),
+]
+
+
+def _mapped_weights(model: str, options: dict) -> set[str]:
+    """Port weights that the table for ``options`` gives the legacy graph's variables.
+
+    Every variable of the legacy graph built with ``options`` must match a row.
+    """
+    graph = legacy_tf1.build(model, **options).graph
+    keys = [v.op.name for v in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)]
+    table = maps.for_overrides(maps.get(model), options)
+    found = {key: maps.match(table, key) for key in keys}
+    assert [key for key, hit in found.items() if hit is None] == []
+    targets = {hit[0] for hit in found.values() if isinstance(hit, tuple)}
+    return {t for t in targets if not t.startswith("adam/") and t != maps.STEP}
+
+
+@pytest.mark.parametrize(("model", "options", "added", "removed"), VARIANT_TABLES)
+def test_variant_tables_differ_from_the_base_only_by_the_options_variables(
+    model, options, added, removed
+):
+    base = maps.get(model)
+    (variant,) = [v for v in base.variants if v.overrides == options]
+    assert maps.for_overrides(base, options).rows == variant.rows
+    assert maps.for_overrides(base, dict.fromkeys(options, False)).rows == base.rows
+    weights, base_weights = _mapped_weights(model, options), _mapped_weights(model, {})
+    assert weights - base_weights == added
+    assert base_weights - weights == removed
 
 
 def test_tolerance_treats_non_finite_logits_as_a_failed_verification():

@@ -256,6 +256,25 @@ def test_alexnet_batch_normal_option_changes_inference_only():
     )
 
 
+def test_alexnet_drop_bias_before_bn_removes_the_three_biases_the_batch_norms_cancel():
+    faithful = tf2_port.build("alexnet_cifar10")
+    dropped = tf2_port.build("alexnet_cifar10", drop_bias_before_bn=True)
+    # conv2 96 + fc1 1024 + fc2 1024 = 2,144 parameters (docs/originals.md).
+    assert trainable_count(faithful) - trainable_count(dropped) == 2_144
+    paths = {v.path for v in faithful.weights} - {v.path for v in dropped.weights}
+    assert paths == {"conv2/bias", "fc1/bias", "fc2/bias"}
+    # The batch norm right after each of them cancels a per-channel constant: with
+    # batch statistics (training) the outputs agree once the shared weights agree.
+    images = np.random.default_rng(6).normal(size=(4, 32, 32, 3)).astype(np.float32)
+    shared = {v.path: v for v in faithful.weights}
+    for variable in dropped.weights:
+        variable.assign(shared[variable.path])
+    faithful.get_layer("conv2").bias.assign(np.full(96, 0.5, np.float32))
+    np.testing.assert_allclose(
+        dropped(images, training=True), faithful(images, training=True), atol=1e-4
+    )
+
+
 # ---- a short training run lowers the loss ----------------------------------------------
 
 TRAIN_STEPS = {"vgg16": 4}

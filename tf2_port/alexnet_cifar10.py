@@ -22,6 +22,9 @@ Options (defaults reproduce the original):
   updates, but never reads, the averages).
 * ``bn_unbiased_moving_variance`` -- False stores the biased batch variance in
   the Keras batch norms' moving variance (plain Keras behaviour).
+* ``drop_bias_before_bn`` -- build conv2, fc1 and fc2 (the original's conv2,
+  dense and dense_1) without the bias that their batch norm cancels; the
+  checkpoint then lacks ``conv2/bias``, ``fc1/bias`` and ``fc2/bias``.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ CONV_LAYERS = (
     ConvSpec("conv5", 96, batch_norm=True, pool="pool5"),
 )
 DENSE_UNITS = (("fc1", 1024), ("fc2", 1024))
+# The layers whose bias the following batch norm cancels (drop_bias_before_bn);
+# conv5 keeps its bias because its ReLU sits between it and the batch norm.
+BIAS_BEFORE_BN = ("conv2", "fc1", "fc2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +79,13 @@ class Config:
     learning_rate: float = 1e-3
     fix_batch_normal_inference: bool = False
     bn_unbiased_moving_variance: bool = True
+    # The original's conv2/dense/dense_1 carry a bias that the following batch
+    # norm cancels; True builds them without it (as legacy_tf1's option).
+    drop_bias_before_bn: bool = False
+
+
+def _use_bias(layer: str, config: Config) -> bool:
+    return not (config.drop_bias_before_bn and layer in BIAS_BEFORE_BN)
 
 
 def _conv_stage(x, spec: ConvSpec, config: Config):
@@ -81,6 +94,7 @@ def _conv_stage(x, spec: ConvSpec, config: Config):
         3,
         padding="same",
         activation="relu" if spec.relu else None,
+        use_bias=_use_bias(spec.name, config),
         name=spec.name,
     )(x)
     if spec.lrn:
@@ -108,7 +122,7 @@ def build_model(config: Config = Config()) -> keras.Model:
         x = _conv_stage(x, spec, config)
     x = keras.layers.Flatten(name="flatten")(x)
     for name, units in DENSE_UNITS:
-        x = keras.layers.Dense(units, name=name)(x)
+        x = keras.layers.Dense(units, use_bias=_use_bias(name, config), name=name)(x)
         x = BatchNormal(
             decay=0.9,
             epsilon=0.001,
