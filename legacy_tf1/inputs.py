@@ -295,20 +295,44 @@ def read_data_sets(
     test_labels = _extract_labels(paths[3], one_hot=one_hot)
     _check_counts(paths[0], train_images, paths[1], train_labels)
     _check_counts(paths[2], test_images, paths[3], test_labels)
-    if not 0 <= validation_size <= len(train_images):
-        raise ValueError(
-            f"Validation size should be between 0 and {len(train_images)}. "
-            f"Received: {validation_size}."
-        )
+    bounds = (
+        f"Validation size should be between 0 and {len(train_images)}. Received: {validation_size}."
+    )
+    if validation_size < 0:
+        raise ValueError(bounds)
+    if validation_size > len(train_images):
+        # Still the original's ValueError (FormatError is one), but naming the file,
+        # so that the CLIs report it as a data error instead of a traceback.
+        raise _too_few_training_images(paths[0], len(train_images), validation_size, bounds)
     train = DataSet(train_images[validation_size:], train_labels[validation_size:], **options)
     validation = DataSet(train_images[:validation_size], train_labels[:validation_size], **options)
     test = DataSet(test_images, test_labels, **options)
     return Datasets(train=train, validation=validation, test=test)
 
 
+def _too_few_training_images(
+    path: str | os.PathLike, found: int, validation_size: int, detail: str = ""
+) -> FormatError:
+    message = (
+        f"holds {found} training images; expected more than validation_size={validation_size} "
+        f"(the first {validation_size} are the validation split, the rest the training set)"
+    )
+    return FormatError(path, f"{message}. {detail}".rstrip())
+
+
 def load_mnist(data_dir: str | os.PathLike | None = None, **kwargs: Any) -> Datasets:
-    """``read_data_sets`` on ``data_dir``, or on the embedded sample when it is None."""
-    return read_data_sets(sample.resolve_data_dir("mnist", data_dir), **kwargs)
+    """``read_data_sets`` on ``data_dir``, or on the embedded sample when it is None.
+
+    Unlike ``read_data_sets`` it also refuses a directory whose training images
+    are all taken by the validation split (``next_batch`` would then serve empty
+    batches), with a :class:`FormatError` naming the directory.
+    """
+    directory = sample.resolve_data_dir("mnist", data_dir)
+    datasets = read_data_sets(directory, **kwargs)
+    if datasets.train.num_examples == 0:
+        found = datasets.validation.num_examples
+        raise _too_few_training_images(directory, found, found, "Nothing is left to train on.")
+    return datasets
 
 
 # ---------------------------------------------------------------------------

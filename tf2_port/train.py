@@ -340,9 +340,6 @@ def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
     latest = tf.train.latest_checkpoint(settings.ckpt_dir)
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
-    chief = is_chief(strategy)
-    if chief:
-        _write_json_atomic(Path(settings.ckpt_dir) / CONFIG_FILE, run)
     start = int(step.numpy())
     dataset = data.train_dataset(
         spec.pipeline,
@@ -353,6 +350,10 @@ def train(name: str, settings: RunSettings, **overrides: Any) -> TrainResult:
         start_step=start,
         image_size=getattr(config, "image_size", None),
     )
+    chief = is_chief(strategy)
+    # Written only once the data has been read: bad data leaves no checkpoint directory.
+    if chief:
+        _write_json_atomic(Path(settings.ckpt_dir) / CONFIG_FILE, run)
     calls = _StepCalls(spec, config, model, optimizer, strategy, batch_size, settings)
     losses: list[float] = []
     saved = latest
