@@ -1,6 +1,7 @@
 """``python -m bench``: run every benchmark, each in a fresh process, and write the reports.
 
-Writes ``reports/bench.json`` and ``reports/bench.md``; ``--publish`` also
+Writes ``reports/bench.json`` and ``reports/bench.md`` (and the cases' own
+output, TF's log lines included, to ``reports/bench.log``); ``--publish`` also
 writes the commit-ready copies ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
 ``--quick`` runs one counted round of everything (a smoke test, not a measurement).
 """
@@ -82,16 +83,39 @@ def plan(
     return jobs
 
 
-def run_job(job: Job) -> dict:
-    """Run ``job`` in a child process and return its keyed results."""
+# Lines of a failed case's log shown on the console (the whole log is in the file).
+FAILED_LOG_LINES = 40
+
+
+def run_job(job: Job, log_path: Path) -> dict:
+    """Run ``job`` in a child process and return its keyed results.
+
+    The child's output (TF's C++ start-up lines, deprecation warnings) is
+    appended to ``log_path`` rather than the console; a failing child raises
+    CalledProcessError after its last lines are printed.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         output = Path(scratch) / "result.json"
         command = [sys.executable, "-m", "bench.cases", job.case, "--output", str(output)]
         command += ["--rounds", str(job.rounds), "--warmup", str(job.warmup)]
         if job.model:
             command += ["--model", job.model]
-        subprocess.run(command, check=True, cwd=ROOT)
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"==== {job.label}: {shlex.join(command)}\n")
+            log.flush()
+            start = log.tell()
+            completed = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        if completed.returncode != 0:
+            _print_tail(log_path, start)
+            raise subprocess.CalledProcessError(completed.returncode, command)
         return json.loads(output.read_text())
+
+
+def _print_tail(log_path: Path, start: int) -> None:
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        log.seek(start)
+        lines = log.read().splitlines()[-FAILED_LOG_LINES:]
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def machine_info() -> dict[str, object]:
@@ -138,16 +162,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_before = _load_average()
     started = time.perf_counter()
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    log_path = reports / "bench.log"
+    log_path.write_text("")  # this run's cases only
+    print(f"[bench] the cases' own output goes to {log_path}", flush=True)
     runs: dict[str, list[dict]] = {}
     failures: dict[str, str] = {}
     for job in plan(args.cases, list(args.models), args.quick, args.max_rounds):
         print(f"[bench] {job.label}: {job.rounds} rounds after {job.warmup} warm-up", flush=True)
         job_start = time.perf_counter()
         try:
-            runs.setdefault(job.group, []).append(run_job(job))
+            runs.setdefault(job.group, []).append(run_job(job, log_path))
         except subprocess.CalledProcessError as error:
             # One broken case must not cost the figures of the others; it is reported.
-            failures[job.label] = f"exit code {error.returncode} (see the log above)"
+            failures[job.label] = f"exit code {error.returncode} (see {log_path})"
             print(f"[bench] {job.label} FAILED: {failures[job.label]}", flush=True)
         print(f"[bench] {job.label} done in {time.perf_counter() - job_start:.0f} s", flush=True)
     results: dict = {}
@@ -162,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "failures": failures,
     }
     document = report.assemble(results, meta)
-    written = report.write_reports(document, Path(args.reports), "bench")
+    written = report.write_reports(document, reports, "bench")
     if args.publish:
         written += report.write_reports(document, ROOT / "docs", "benchmarks")
     print(report.render_markdown(document))

@@ -137,6 +137,24 @@ def test_plan_runs_each_train_step_in_several_processes():
     assert all(job.rounds == 1 for job in plan(["train_step"], ["cifar10_cnn"], quick=True))
 
 
+def test_a_failing_case_goes_to_the_log_and_its_tail_to_the_console(tmp_path, capsys):
+    import subprocess
+
+    from bench.__main__ import Job, run_job
+
+    log = tmp_path / "bench.log"
+    log.write_text("an earlier case's output\n")
+    # An unknown case: bench.cases' own argument check fails before TensorFlow is imported.
+    with pytest.raises(subprocess.CalledProcessError):
+        run_job(Job("no_such_case", rounds=1), log)
+    written = log.read_text()
+    assert written.startswith("an earlier case's output\n==== no_such_case: ")
+    assert "invalid choice: 'no_such_case'" in written
+    shown = capsys.readouterr()
+    assert "invalid choice" in shown.err and "earlier case" not in shown.err
+    assert "invalid choice" not in shown.out
+
+
 # ---- reports -------------------------------------------------------------------------
 
 
