@@ -320,18 +320,31 @@ def _too_few_training_images(
     return FormatError(path, f"{message}. {detail}".rstrip())
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, **kwargs: Any) -> Datasets:
+def load_mnist(
+    data_dir: str | os.PathLike | None = None, *, min_train: int = 1, **kwargs: Any
+) -> Datasets:
     """``read_data_sets`` on ``data_dir``, or on the embedded sample when it is None.
 
-    Unlike ``read_data_sets`` it also refuses a directory whose training images
-    are all taken by the validation split (``next_batch`` would then serve empty
-    batches), with a :class:`FormatError` naming the directory.
+    Unlike ``read_data_sets`` it also refuses a directory that leaves fewer
+    than ``min_train`` training images after the validation split, with a
+    :class:`FormatError` naming the directory: with none, ``next_batch`` serves
+    empty batches; with fewer than a batch, it serves short ones, which a graph
+    that fixes the batch size (seed003's reshape to 128) cannot take.
     """
     directory = sample.resolve_data_dir("mnist", data_dir)
     datasets = read_data_sets(directory, **kwargs)
-    if datasets.train.num_examples == 0:
-        found = datasets.validation.num_examples
-        raise _too_few_training_images(directory, found, found, "Nothing is left to train on.")
+    left, held_out = datasets.train.num_examples, datasets.validation.num_examples
+    if left == 0:
+        raise _too_few_training_images(
+            directory, held_out, held_out, "Nothing is left to train on."
+        )
+    if left < min_train:
+        raise FormatError(
+            directory,
+            f"holds {held_out + left} training images; expected at least {held_out + min_train} "
+            f"(the first {held_out} are the validation split, and one training batch takes "
+            f"{min_train})",
+        )
     return datasets
 
 

@@ -210,7 +210,8 @@ def _load_mnist(data_dir: str | None):
 def train_source(options: Options, data_dir: str | None) -> BatchSource:
     """`mnist.train.next_batch(128)` reshaped to `[128, 28, 28, 1]`, as the loop does."""
     shape = (options.batch_size, *IMAGE_SHAPE)
-    return MnistSource(_load_mnist(data_dir).train, options.batch_size, reshape_to=shape)
+    mnist = load_mnist(data_dir, one_hot=True, min_train=options.batch_size)
+    return MnistSource(mnist.train, options.batch_size, reshape_to=shape)
 
 
 def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -56,6 +56,20 @@ def test_legacy_train_on_a_small_mnist_dir_is_a_data_error(model, train_count, t
     )
 
 
+def test_legacy_train_with_less_than_a_fixed_batch_left_is_a_data_error(tmp_path, capsys):
+    # seed003 reshapes every batch to 128 images; 50 left after the split would crash it.
+    data_dir = write_mnist(tmp_path / "mnist", VALIDATION_SIZE + 50)
+    argv = ["train", "resnet_mnist_class", "--steps", "1", "--data-dir", str(data_dir)]
+    code = legacy_main([*argv, "--ckpt-dir", str(tmp_path / "ckpt")])
+    assert code == EXIT_DATA
+    assert_one_error_line(
+        capsys.readouterr().err,
+        str(data_dir),
+        f"holds {VALIDATION_SIZE + 50} training images",
+        f"expected at least {VALIDATION_SIZE + 128}",
+    )
+
+
 def test_legacy_eval_on_a_small_mnist_dir_is_a_data_error(tmp_path, capsys):
     ckpt = str(tmp_path / "ckpt")
     assert legacy_main(["train", "resnet_mnist", "--steps", "0", "--ckpt-dir", ckpt]) == 0
