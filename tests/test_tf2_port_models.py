@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tf2_port
+from converters import maps
 from tf2_port import data, layers, registry, train
 
 FIXTURES = Path("/work/shared/fixtures/original_variables")
@@ -270,9 +271,12 @@ def test_alexnet_drop_bias_before_bn_removes_the_three_biases_the_batch_norms_ca
     for variable in dropped.weights:
         variable.assign(shared[variable.path])
     faithful.get_layer("conv2").bias.assign(np.full(96, 0.5, np.float32))
-    np.testing.assert_allclose(
-        dropped(images, training=True), faithful(images, training=True), atol=1e-4
-    )
+    # Up to rounding: x + 0.5 is rounded before the mean is subtracted, and the 4-image
+    # batch-statistics normalisations amplify last-bit differences, as between the
+    # legacy graph and the port; hence that comparison's tolerance (converters/maps.py).
+    tolerance = maps.get("alexnet_cifar10").tolerance
+    with_bias, without = faithful(images, training=True), dropped(images, training=True)
+    assert not tolerance.exceeded(np.asarray(without), np.asarray(with_bias))
 
 
 # ---- a short training run lowers the loss ----------------------------------------------
