@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--full", dest="full", action="store_true", help="checks and accuracy runs")
     parser.add_argument("--reports", default="reports", help="report directory (default: reports)")
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps compared (20)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the accuracy runs' seed: initial weights and data order of both sides (0)",
+    )
     parser.add_argument("models", nargs="*", choices=[[], *tolerances.MODEL_NAMES], default=[])
     return parser
 
@@ -63,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.full:
             for name in models:
                 results.append(
-                    accuracy.run_accuracy(name, os.path.join(work, f"acc_{name}"), log=sys.stdout)
+                    accuracy.run_accuracy(
+                        name, os.path.join(work, f"acc_{name}"), seed=args.seed, log=sys.stdout
+                    )
                 )
     seconds = time.monotonic() - began
     command = "python -m parity " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -239,6 +239,25 @@ def test_seed_study_appends_runs_per_side_and_skips_finished_ones(tmp_path, caps
     assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 2
 
 
+def test_full_run_passes_its_seed_to_the_accuracy_runs(tmp_path, monkeypatch):
+    from parity import __main__ as cli
+    from parity import accuracy, checks
+
+    seen = []
+
+    def fake_accuracy(name, workdir, *, seed=0, log=None):
+        seen.append((name, seed))
+        return accuracy.AccuracyResult(
+            name, None, "skipped here", accuracy.Curve(), accuracy.Curve(), None, 0.0
+        )
+
+    monkeypatch.setattr(checks, "run_all", lambda name, workdir, steps: [])
+    monkeypatch.setattr(accuracy, "run_accuracy", fake_accuracy)
+    argv = ["--full", "--seed", "3", "--reports", str(tmp_path), "cifar10_cnn"]
+    assert cli.main(argv) == 0
+    assert seen == [("cifar10_cnn", 3)]
+
+
 def test_glyphs_draw_labels_inside_the_canvas():
     from parity.glyphs import GLYPHS, draw_text, text_width
 
