@@ -202,16 +202,19 @@ def build(options: Options = Options()) -> LegacyModel:
     )
 
 
-def _load_mnist(data_dir: str | None):
-    """`input_data.read_data_sets('MNIST_data', one_hot=True)`; None reads the embedded sample."""
-    return load_mnist(data_dir, one_hot=True)
+def _load_mnist(data_dir: str | None, min_train: int = 1):
+    """`input_data.read_data_sets('MNIST_data', one_hot=True)`; None reads the embedded sample.
+
+    ``min_train``: training images the caller needs after the validation split.
+    """
+    return load_mnist(data_dir, one_hot=True, min_train=min_train)
 
 
 def train_source(options: Options, data_dir: str | None) -> BatchSource:
     """`mnist.train.next_batch(128)` reshaped to `[128, 28, 28, 1]`, as the loop does."""
     shape = (options.batch_size, *IMAGE_SHAPE)
-    mnist = load_mnist(data_dir, one_hot=True, min_train=options.batch_size)
-    return MnistSource(mnist.train, options.batch_size, reshape_to=shape)
+    train = _load_mnist(data_dir, min_train=options.batch_size).train
+    return MnistSource(train, options.batch_size, reshape_to=shape)
 
 
 def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
