@@ -5,6 +5,10 @@
 * ``python -m converters.ckpt_v2_to_v1 CKPT --model NAME --output DIR`` -- back
   into a Saver checkpoint (:func:`converters.ckpt_v2_to_v1.convert`).
 * ``python -m converters.inspect CKPT [--diff OTHER]`` -- what a checkpoint holds.
+* ``python -m converters.rules init CKPT`` -- a starter rules file for ``--rules FILE``
+  (generic mode, any TF1 checkpoint; :mod:`converters.rules`).
+* ``python -m converters.graph_to_savedmodel SRC --inputs .. --outputs .. --output DIR`` --
+  a TF1 meta graph + checkpoint or a frozen ``.pb`` into a verified SavedModel.
 
 The name mapping is one declarative table per model in :mod:`converters.maps`.
 This package sits on top of both ``legacy_tf1`` and ``tf2_port``.

@@ -3,7 +3,8 @@
 A TF1 ``Saver`` writes either a V2 bundle (``PREFIX.index`` + ``PREFIX.data-K-of-N``,
 several data files when ``sharded=True``) or, with ``SaverDef.V1``, one file
 named ``PREFIX`` itself. ``tf.train.load_checkpoint`` reads both; what it needs
-is the prefix, never the ``.data`` file (the "bad magic number" error).
+is the prefix, never the ``.data`` file (the "bad magic number" error), so every
+file of a checkpoint resolves to its prefix here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import ntpath
 import os
 import re
 import shutil
@@ -29,6 +31,14 @@ STATE_FILE = "checkpoint"
 _SUFFIX = re.compile(r"(\.index|\.meta|\.data-\d{5}-of-\d{5})$")
 _DATA_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STEP = re.compile(r"-(\d+)$")
+# Last 8 bytes of a TF table file (a V1 checkpoint, a V2 .index): kTableMagicNumber.
+TABLE_MAGIC = bytes.fromhex("57fb808b247547db")
+# What a Git LFS pointer file starts with (a clone without `git lfs pull`).
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+# Files in a checkpoint directory that are never a V1 checkpoint.
+_NOT_V1 = re.compile(
+    r"(\.index|\.meta|\.data-\d{5}-of-\d{5}|\.tempstate\d*|\.json|\.txt|\.pb(txt)?)$"
+)
 # Above this many bytes, reading and writing report progress.
 PROGRESS_BYTES = 100 * 2**20
 
@@ -110,28 +120,113 @@ def _read_state(directory: str) -> str | None:
     return state.model_checkpoint_path or None
 
 
-def _newest_in(directory: str) -> str | None:
-    """The prefix with the highest global step (then the newest file) in ``directory``."""
-    candidates = {_SUFFIX.sub("", p) for p in glob.glob(os.path.join(directory, "*.index"))}
-    if not candidates:
-        return None
-    return max(candidates, key=lambda p: (_global_step(p), os.path.getmtime(p + ".index")))
+def is_lfs_pointer(path: str) -> bool:
+    """True for a small text file that Git LFS left in place of the real data."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > 1024:
+            return False
+        with open(path, "rb") as stream:
+            return stream.read(len(LFS_POINTER)) == LFS_POINTER
+    except OSError:
+        return False
+
+
+def _is_v1_file(path: str) -> bool:
+    """A file that ends in the table magic and is not part of a V2 bundle: a V1 checkpoint."""
+    name = os.path.basename(path)
+    if name == STATE_FILE or _NOT_V1.search(name) or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            if stream.tell() < len(TABLE_MAGIC):
+                return False
+            stream.seek(-len(TABLE_MAGIC), os.SEEK_END)
+            return stream.read() == TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def _candidates(directory: str) -> tuple[set[str], set[str]]:
+    """(V2 prefixes, V1 files) in ``directory``."""
+    v2 = {_SUFFIX.sub("", p) for p in glob.glob(os.path.join(glob.escape(directory), "*.index"))}
+    names = os.listdir(directory)
+    v1 = {os.path.join(directory, n) for n in names if _is_v1_file(os.path.join(directory, n))}
+    return v2, v1
+
+
+def _newest(prefixes: set[str]) -> str:
+    def mtime(prefix: str) -> float:
+        path = prefix + ".index" if os.path.lexists(prefix + ".index") else prefix
+        return os.lstat(path).st_mtime
+
+    return max(prefixes, key=lambda p: (_global_step(p), mtime(p)))
+
+
+def _no_checkpoint_here(directory: str) -> InputError:
+    pointers = sorted(
+        n for n in os.listdir(directory) if is_lfs_pointer(os.path.join(directory, n))
+    )
+    if pointers:
+        return _lfs_error(os.path.join(directory, pointers[0]))
+    return InputError(
+        f"{directory}: no checkpoint here (expected a 'checkpoint' state file, "
+        "PREFIX.index files or V1 checkpoint files)"
+    )
+
+
+def _newest_in(directory: str) -> Resolved:
+    """The newest checkpoint by step (then file time) in a directory without a state file.
+
+    V1 files and V2 bundles side by side cannot be told apart by intent: refused,
+    naming the files to pass instead.
+    """
+    v2, v1 = _candidates(directory)
+    if not v2 and not v1:
+        raise _no_checkpoint_here(directory)
+    if v2 and v1:
+        raise InputError(
+            f"{directory}: ambiguous: it holds V2 bundles ({_listed(p + '.index' for p in v2)}) "
+            f"and V1 files ({_listed(v1)}); pass the one you mean: PREFIX.index for a V2 "
+            "bundle, the file itself for a V1 checkpoint"
+        )
+    newest = _newest(v2 or v1)
+    kind = "V2" if v2 else "V1"
+    note = f"{directory}: no 'checkpoint' state file; using the newest {kind} by step: {newest}"
+    return Resolved(newest, (note,))
+
+
+def _listed(paths, limit: int = 3) -> str:
+    names = sorted(os.path.basename(p) for p in paths)
+    return ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
+
+
+def _split_recorded(recorded: str) -> tuple[bool, str, str]:
+    """(absolute?, path with this OS's separators, basename) of a state file's path.
+
+    State files written on Windows hold ``C:\\...\\model.ckpt-N`` paths, which
+    ``os.path`` does not split on Linux.
+    """
+    windows = "\\" in recorded or ntpath.splitdrive(recorded)[0] != ""
+    if windows and os.sep == "/":
+        absolute = ntpath.isabs(recorded) or bool(ntpath.splitdrive(recorded)[0])
+        local = recorded.replace("\\", "/")
+        return absolute, local, ntpath.basename(recorded)
+    return os.path.isabs(recorded), recorded, os.path.basename(recorded)
 
 
 def _resolve_directory(directory: str) -> Resolved:
     recorded = _read_state(directory)
     if recorded is None:
-        newest = _newest_in(directory)
-        if newest is None:
-            raise InputError(
-                f"{directory}: no checkpoint here (expected a 'checkpoint' state file "
-                "or PREFIX.index files)"
-            )
-        note = f"{directory}: no 'checkpoint' state file; using the newest by step: {newest}"
-        return Resolved(newest, (note,))
-    candidate = recorded if os.path.isabs(recorded) else os.path.join(directory, recorded)
-    moved = os.path.join(directory, os.path.basename(recorded))
-    if os.path.isabs(recorded) and moved != candidate and _traces_of(moved):
+        return _newest_in(directory)
+    absolute, local, basename = _split_recorded(recorded)
+    candidate = local if absolute else os.path.join(directory, local)
+    if absolute and local != recorded:
+        candidate = recorded  # a Windows absolute path never exists here
+    moved = os.path.join(directory, basename)
+    if absolute and moved != candidate and _traces_of(moved):
         # A copied directory's state file still names the original's absolute path:
         # the checkpoint in the given directory is the one meant, never the other.
         where = "another directory" if _exists(candidate) else "a path which does not exist"
@@ -157,41 +252,65 @@ def _refuse_ambiguous(prefix: str) -> None:
     if os.path.isfile(prefix) and os.path.exists(prefix + ".index"):
         raise InputError(
             f"{prefix}: ambiguous checkpoint: both a V1 file {prefix} and a V2 bundle "
-            f"{prefix}.index exist; move one of them away"
+            f"{prefix}.index exist; pass {prefix}.index for the V2 bundle, or move the "
+            "bundle away to read the V1 file"
         )
 
 
-def resolve(path: str) -> Resolved:
-    """A checkpoint prefix from a directory, a prefix, or its ``.index`` / ``.meta`` file.
+def _lfs_error(path: str) -> InputError:
+    return InputError(
+        f"{path}: is a Git LFS pointer, not the data: run git lfs pull "
+        "(in the repository it came from) and try again"
+    )
 
-    A ``.data-K-of-N`` shard is refused (InputError naming the prefix to give).
-    A prefix with both a V1 file and a V2 ``.index`` is ambiguous and refused.
+
+def _refuse_lfs(prefix: str) -> None:
+    """Any file of ``prefix`` that is a Git LFS pointer: TF would call it corrupt."""
+    files = [prefix, prefix + ".index", *glob.glob(glob.escape(prefix) + ".data-*")]
+    for path in sorted(files):
+        if is_lfs_pointer(path):
+            raise _lfs_error(path)
+
+
+def _resolve_file(path: str) -> Resolved:
+    """A prefix from a prefix or one of its files (``.index``, ``.meta``, ``.data-K-of-N``)."""
+    stripped = _SUFFIX.sub("", path)
+    if stripped != path:
+        if not _exists(stripped):
+            if is_lfs_pointer(path):
+                raise _lfs_error(path)
+            raise InputError(f"{path}: no checkpoint prefix {stripped} (no {stripped}.index)")
+        # Naming the .index (or a data shard) says "the V2 bundle": no ambiguity with
+        # a V1 file of the same prefix, which TF's reader would not read anyway.
+        if not path.endswith((".index",)) and not _DATA_SHARD.search(path):
+            _refuse_ambiguous(stripped)
+        return Resolved(stripped, (f"{path}: using its checkpoint prefix {stripped}",))
+    if _exists(path):
+        _refuse_ambiguous(path)
+        return Resolved(path)
+    if is_lfs_pointer(path):
+        raise _lfs_error(path)
+    raise InputError(
+        f"{path}: no such checkpoint (expected a directory, a prefix with PREFIX.index, "
+        "a V1 checkpoint file, or a .index/.meta/.data-* file)"
+    )
+
+
+def resolve(path: str) -> Resolved:
+    """A checkpoint prefix from a directory, a prefix, or its ``.index``/``.meta``/``.data-*`` file.
+
+    A prefix with both a V1 file and a V2 ``.index`` is ambiguous and refused
+    unless the ``.index`` (or a data shard) is given, which means the V2 bundle.
+    Git LFS pointers in place of the files are named as such.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
         resolved = _resolve_directory(path)
         _refuse_ambiguous(resolved.prefix)
-        return resolved
-    stripped = _SUFFIX.sub("", path)
-    if _DATA_SHARD.search(path):
-        # Issue 8's acceptance: a .data shard given as the checkpoint is an error
-        # (TF's "bad magic number" confusion); say which path to give instead.
-        raise InputError(
-            f"{path}: is a data shard, not a checkpoint; expected the checkpoint prefix "
-            f"{stripped} (or {stripped}.index, or its directory)"
-        )
-    if stripped != path:
-        if not _exists(stripped):
-            raise InputError(f"{path}: no checkpoint prefix {stripped} (no {stripped}.index)")
-        _refuse_ambiguous(stripped)
-        return Resolved(stripped, (f"{path}: using its checkpoint prefix {stripped}",))
-    if _exists(path):
-        _refuse_ambiguous(path)
-        return Resolved(path)
-    raise InputError(
-        f"{path}: no such checkpoint (expected a directory, a prefix with PREFIX.index, "
-        "or a .index/.meta/.data-* file)"
-    )
+    else:
+        resolved = _resolve_file(path)
+    _refuse_lfs(resolved.prefix)
+    return resolved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,13 +357,31 @@ class Reader:
         return {name: self.infos[name].shape for name in self.tensor_names()}
 
     def get(self, name: str) -> np.ndarray:
-        """The stored value of ``name``."""
+        """The stored value of ``name``; a partitioned variable's slices are assembled."""
         try:
             return self._reader.get_tensor(name)
+        except (tf.errors.UnimplementedError, NotImplementedError):
+            # "Sliced checkpoints are not supported": a partitioned variable
+            # (fixed_size_partitioner...) stored as slices; the restore op joins them.
+            return self._assembled(name)
         except Exception as error:
             raise InputError(
                 f"{self.prefix}: cannot read {name!r} ({_first_line(error)})"
             ) from None
+
+    def _assembled(self, name: str) -> np.ndarray:
+        try:
+            (tensor,) = tf.raw_ops.RestoreV2(
+                prefix=self.prefix,
+                tensor_names=[name],
+                shape_and_slices=[""],
+                dtypes=[tf.as_dtype(self.infos[name].dtype)],
+            )
+        except Exception as error:
+            raise InputError(
+                f"{self.prefix}: cannot read partitioned {name!r} ({_first_line(error)})"
+            ) from None
+        return tensor.numpy()
 
 
 def _first_line(error: Exception) -> str:

@@ -255,27 +255,74 @@ def _name_errors(name: str, shapes: dict[str, tuple[int, ...]]) -> int:
     return maps.unmatched(maps.fit(maps.get(name), shapes)[0], shapes)
 
 
+# Rows every table has (Adam powers, global_step): matching them says nothing about the model.
+_SHARED_TARGETS = frozenset(row.target for row in maps.ADAM_POWERS + maps.GLOBAL_STEP)
+
+
+def _own_keys(name: str, shapes: dict[str, tuple[int, ...]]) -> int:
+    """Keys matched by a row of the model's own (not the rows every table shares)."""
+    table = maps.fit(maps.get(name), shapes)[0]
+    return sum(
+        isinstance(found, tuple) and found[0] not in _SHARED_TARGETS
+        for found in (maps.match(table, key) for key in shapes)
+    )
+
+
+def _shape_overlap(plan: maps.Plan) -> int:
+    """Model-specific assignments whose shapes agree: how close a failed plan really is."""
+    differing = {p.split(" ", 1)[0] for p in plan.problems}
+    return sum(
+        a.target not in _SHARED_TARGETS and a.source not in differing for a in plan.assignments
+    )
+
+
+def _try_plan(name: str, shapes: dict[str, tuple[int, ...]]) -> maps.Plan | None:
+    """The plan into ``name``, or None when the shapes do not even configure its port."""
+    try:
+        return plan_for(name, shapes)[0]
+    except MappingError:
+        return None
+
+
 def detect_model(shapes: dict[str, tuple[int, ...]], source: str) -> str:
     """The registry model whose table and port shapes fit the checkpoint exactly.
 
     Candidates are ranked by unmatched names; the best ones are then planned
-    against their port. No exact fit raises MappingError naming the closest.
+    against their port. No exact fit raises MappingError that says what the
+    checkpoint holds and how to convert it with a rules file; it names the
+    closest model only when that model shares some correctly shaped keys.
     """
     ranked = sorted(maps.MAPS, key=lambda name: _name_errors(name, shapes))
     best_errors = _name_errors(ranked[0], shapes)
     closest = None
     for name in ranked:
-        if _name_errors(name, shapes) > best_errors:
-            break
-        candidate, _ = plan_for(name, shapes)
+        if _name_errors(name, shapes) > best_errors or not _own_keys(name, shapes):
+            continue
+        candidate = _try_plan(name, shapes)
+        if candidate is None:
+            continue
         if candidate.ok:
             return name
         if closest is None or candidate.error_count() < closest.error_count():
             closest = candidate
-    closest = closest or plan_for(ranked[0], shapes)[0]
-    raise MappingError(
-        f"{source}: matches no registry model; the closest is {closest.model!r}:\n{closest.report()}"
-    )
+    raise MappingError(no_model_message(shapes, source, closest))
+
+
+def no_model_message(shapes, source: str, closest: maps.Plan | None) -> str:
+    """The refusal of ``--model auto``: what the checkpoint holds and the way forward."""
+    from converters import rules
+
+    lines = [f"{source}: matches no registry model ({', '.join(maps.MAPS)})."]
+    lines += rules.holdings(shapes)
+    if closest is not None and _shape_overlap(closest):
+        lines.append(f"The closest is {closest.model!r}:")
+        lines += closest.report().splitlines()[:20]
+    lines += [
+        "To convert it anyway, write a rules file (one rule per variable, Keras names) and edit it:",
+        f"  python -m converters.rules init {source} --output rules.json",
+        f"  python -m converters.ckpt_v1_to_v2 {source} --rules rules.json --output DIR",
+    ]
+    return "\n".join(lines)
 
 
 # ---- converting ---------------------------------------------------------------------------
@@ -759,7 +806,10 @@ def _parser() -> argparse.ArgumentParser:
         "2 usage / existing output, 3 unreadable input, 4 mapping error, 5 failed verification.",
     )
     parser.add_argument(
-        "ckpt", metavar="CKPT", help="checkpoint directory, prefix, or .index/.meta/.data-* file"
+        "ckpt",
+        metavar="CKPT",
+        help="checkpoint directory, prefix, V1 file, or .index/.meta/.data-* file (resolved to "
+        "its prefix; a .index means the V2 bundle when a V1 file has the same prefix)",
     )
     parser.add_argument(
         "--model",
@@ -784,8 +834,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rules",
         metavar="FILE",
-        help="generic mode: map by this JSON rules file (see converters/rules.py) into "
-        "--model, or into a plain tf.Module when --model is auto; needs --output",
+        help="generic mode: map by this JSON rules file (see converters/rules.py; "
+        "`python -m converters.rules init CKPT` writes a starter one) into --model, or into "
+        "a plain tf.Module when --model is auto; needs --output unless --dry-run. The other "
+        "flags apply (--no-verify skips the bit-exact read-back)",
     )
     return parser
 
@@ -808,10 +860,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.rules:
             from converters import rules
 
-            if not args.output:
-                raise UsageError("--rules needs --output DIR")
             model = None if args.model == AUTO else args.model
-            rules.convert(args.ckpt, args.rules, model=model, output=args.output, force=args.force)
+            rules.convert(
+                args.ckpt,
+                args.rules,
+                model=model,
+                output=args.output,
+                force=args.force,
+                dry_run=args.dry_run,
+                optimizer=not args.no_optimizer,
+                verification=not args.no_verify,
+                weights_h5=args.weights_h5,
+            )
             return
         convert(
             args.ckpt,

@@ -13,6 +13,7 @@ from typing import TextIO
 
 import numpy as np
 
+from converters import rules
 from converters.bundle import MappingError, Reader, resolve
 from converters.ckpt_v1_to_v2 import detect_model, run_cli
 
@@ -29,6 +30,9 @@ def describe(ckpt: str, out: TextIO) -> str | None:
             model = detect_model(reader.shapes(), resolved.prefix)
         except MappingError as error:
             print(f"model: none ({str(error).splitlines()[0]})", file=out)
+            for line in rules.holdings(reader.shapes()):
+                print(f"  {line}", file=out)
+            print(f"  starter rules file: python -m converters.rules init {ckpt}", file=out)
     if model:
         print(f"model: {model}", file=out)
     total = 0

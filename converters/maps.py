@@ -71,6 +71,42 @@ TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
 TRANSFORM_SHAPES: dict[str, Callable[[tuple[int, ...]], tuple[int, ...]]] = {
     "conv_as_dense": lambda shape: (math.prod(shape[:-1]), shape[-1]) if shape else shape,
 }
+# What each transform needs of its input shape (anything when absent), in words for errors.
+TRANSFORM_NEEDS: dict[str, tuple[Callable[[tuple[int, ...]], bool], str]] = {
+    "conv_as_dense": (lambda shape: len(shape) >= 2, "a kernel of 2 or more dimensions"),
+}
+
+
+def transform_misfit(transform: str, shape: tuple[int, ...]) -> str | None:
+    """Why ``transform`` cannot take a tensor of ``shape``, or None when it can."""
+    fits, needs = TRANSFORM_NEEDS.get(transform, (lambda shape: True, ""))
+    return None if fits(tuple(shape)) else f"{transform!r} needs {needs}, got shape {list(shape)}"
+
+
+# TF1 optimizers' slot names (``VAR/<slot>``) and non-slot variables, as they
+# name them by default: what a checkpoint from elsewhere holds besides weights.
+OPTIMIZER_SLOT = re.compile(
+    r"(?P<var>.+)/(?P<slot>(?:Adam|Momentum|RMSProp|Adagrad|AdagradDA|Adadelta|Ftrl|"
+    r"ProximalAdagrad|LazyAdam|Nadam|AdaMax|AMSGrad)(?:_\d+)?)"
+)
+OPTIMIZER_GLOBAL = re.compile(r"(?:.+/)?(?:beta[12]_power|AdagradDA/global_step)")
+
+
+def optimizer_slots(keys) -> dict[str, str]:
+    """Keys that are TF1 optimizer state -> the variable they belong to ("" for non-slot ones).
+
+    A ``VAR/Adam``-style key counts only when ``VAR`` itself is in ``keys``, so a
+    layer that happens to be called "Momentum" is not mistaken for a slot.
+    """
+    keys = set(keys)
+    found = {}
+    for key in keys:
+        slot = OPTIMIZER_SLOT.fullmatch(key)
+        if slot and slot.group("var") in keys:
+            found[key] = slot.group("var")
+        elif OPTIMIZER_GLOBAL.fullmatch(key):
+            found[key] = ""
+    return found
 
 
 def transformed_shapes(
@@ -384,25 +420,43 @@ def _alexnet_cifar10_rows(*, drop_bias_before_bn: bool = False) -> tuple[Row, ..
     )
 
 
+def _dim(shapes: dict[str, tuple[int, ...]], key: str, rank: int, axis: int) -> int | None:
+    """``shapes[key][axis]`` when ``key`` is there with ``rank`` dims and that dim is > 0, else None.
+
+    Checkpoints from elsewhere hold keys of the same names with other shapes
+    (a scalar ``Variable`` is the usual global step): never index unchecked.
+    """
+    shape = tuple(shapes.get(key, ()))
+    if key not in shapes or len(shape) != rank or int(shape[axis]) <= 0:
+        return None
+    return int(shape[axis])
+
+
 def _vgg16_overrides(shapes: dict[str, tuple[int, ...]]) -> dict:
     """Port config implied by a legacy vgg16 checkpoint.
 
     The checkpoint cannot say whether fc8 was ReLU'd; the legacy default
     (faithful, ReLU'd) is assumed, as in ``tf2_port`` ``PARITY_OVERRIDES``.
+    Shapes that do not look like vgg16's imply nothing (planning reports them).
     """
-    overrides = {"fix_fc8_relu": False}
-    if "conv4_3/w" in shapes:
-        overrides["conv4_3_filters"] = int(shapes["conv4_3/w"][-1])
-    if "fc6/w" in shapes:
+    overrides: dict = {"fix_fc8_relu": False}
+    filters = _dim(shapes, "conv4_3/w", 4, -1)
+    if filters:
+        overrides["conv4_3_filters"] = filters
+    fc6_inputs = _dim(shapes, "fc6/w", 2, 0)
+    if fc6_inputs:
         # Five SAME 2x2/2 pools: fc6 reads ceil(size / 32)^2 * 512 values.
-        side = math.isqrt(int(shapes["fc6/w"][0]) // 512)
-        overrides["image_size"] = 32 * side
-    if "fc8/w" in shapes:
-        overrides["num_classes"] = int(shapes["fc8/w"][-1])
-    if "Variable" in shapes:
+        side = math.isqrt(fc6_inputs // 512)
+        if side and side * side * 512 == fc6_inputs:
+            overrides["image_size"] = 32 * side
+    classes = _dim(shapes, "fc8/w", 2, -1)
+    if classes:
+        overrides["num_classes"] = classes
+    batch = _dim(shapes, "Variable", 4, 0)
+    if batch:
         # The random image batch fixes the legacy graph's batch size; verification
         # rebuilds that graph and must restore the variable with its saved shape.
-        overrides["batch_size"] = int(shapes["Variable"][0])
+        overrides["batch_size"] = batch
     return overrides
 
 

