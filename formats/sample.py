@@ -69,6 +69,13 @@ DIR_NAMES = {
     "cifar-py": "cifar-10-batches-py",
 }
 FILES_BY_KIND = {"mnist": MNIST_FILES, "cifar-bin": CIFAR_BIN_FILES, "cifar-py": CIFAR_PY_FILES}
+# What evaluation reads: the test split alone, never the training files.
+TEST_FILES_BY_KIND = {
+    "mnist": MNIST_FILES[2:],
+    "cifar-bin": ("test_batch.bin",),
+    "cifar-py": ("test_batch",),
+}
+SPLITS = ("all", "test")
 LABEL_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 MNIST_CSV_ENV = "TF1TK_MNIST_CSV"
@@ -256,29 +263,34 @@ def sample_dir(kind: str) -> Path:
     return target
 
 
-def resolve_data_dir(kind: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+def resolve_data_dir(
+    kind: str, data_dir: str | os.PathLike[str] | None = None, *, split: str = "all"
+) -> Path:
     """The directory to read ``kind`` data from.
 
     ``None`` means the cached sample. A user's directory is used as it is:
-    for ``mnist`` it must hold the four IDX files (gzipped or not); for the
+    with ``split="all"`` it must hold every file of ``kind`` (for ``mnist``
+    the four IDX files, gzipped or not); with ``split="test"`` only the test
+    files (:data:`TEST_FILES_BY_KIND`), which is all evaluation reads. For the
     CIFAR kinds it may be the batches directory itself or its parent (the
     directory the tarball was extracted into). Raises DataDirError listing
     the missing files otherwise.
     """
     _check_kind(kind)
+    names = _split_files(kind, split)
     if data_dir is None:
         return sample_dir(kind)
     directory = Path(data_dir).expanduser()
-    if is_complete(kind, directory):
+    if not _missing(kind, directory, names):
         return directory
     nested = directory / DIR_NAMES[kind]
     if kind != "mnist" and nested.is_dir():
-        if is_complete(kind, nested):
+        if not _missing(kind, nested, names):
             return nested
-        raise _missing_error(kind, nested)
+        raise _missing_error(kind, nested, names)
     if not directory.is_dir():
         raise DataDirError(directory, ["the directory itself"], kind)
-    raise _missing_error(kind, directory)
+    raise _missing_error(kind, directory, names)
 
 
 def is_complete(kind: str, directory: str | os.PathLike[str]) -> bool:
@@ -287,10 +299,16 @@ def is_complete(kind: str, directory: str | os.PathLike[str]) -> bool:
     return not _missing(kind, Path(directory))
 
 
-def _missing(kind: str, directory: Path) -> list[str]:
+def _split_files(kind: str, split: str) -> tuple[str, ...]:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    return FILES_BY_KIND[kind] if split == "all" else TEST_FILES_BY_KIND[kind]
+
+
+def _missing(kind: str, directory: Path, names: tuple[str, ...] | None = None) -> list[str]:
     """The names (as in FILES_BY_KIND) of ``kind``'s files that ``directory`` lacks."""
     missing = []
-    for name in FILES_BY_KIND[kind]:
+    for name in FILES_BY_KIND[kind] if names is None else names:
         # Real MNIST copies are often decompressed in place, dropping the .gz.
         options = (name, name.removesuffix(".gz"))
         if not any((directory / option).is_file() for option in options):
@@ -298,8 +316,10 @@ def _missing(kind: str, directory: Path) -> list[str]:
     return missing
 
 
-def _missing_error(kind: str, directory: Path) -> DataDirError:
-    missing = _missing(kind, directory)
+def _missing_error(
+    kind: str, directory: Path, names: tuple[str, ...] | None = None
+) -> DataDirError:
+    missing = _missing(kind, directory, names)
     if kind == "mnist":
         missing = [f"{name} (or {name.removesuffix('.gz')})" for name in missing]
     return DataDirError(directory, missing, kind)

@@ -46,13 +46,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from legacy_tf1.core import LegacyModel, tf1
+from legacy_tf1.core import LegacyModel, OptionError, tf1
 
 ORIGINAL = "seed004_alexnet_cifar10_bn.py"
 DATA_KIND = "cifar-py"
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
+# predict feeds the caller's whole input in one run by default: the faithful
+# batch_normal normalises with the batch's own statistics, so an image's
+# logits depend on the rest of its batch.
+PREDICT_BATCH_SIZE = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,11 +217,11 @@ def build(options: Options = Options()) -> LegacyModel:
     )
 
 
-def _data_paths(data_dir: str | None, names) -> list[str]:
+def _data_paths(data_dir: str | None, names, split: str = "all") -> list[str]:
     # Imported here so that the model graph never needs the data package.
     from formats import sample
 
-    directory = sample.resolve_data_dir(DATA_KIND, data_dir)
+    directory = sample.resolve_data_dir(DATA_KIND, data_dir, split=split)
     return [str(directory / name) for name in names]
 
 
@@ -241,15 +245,45 @@ def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.nd
     included). The original's figure is the mean of the per-batch accuracies,
     which equals the overall accuracy over equal-sized batches.
     """
+    for _, images, labels in indexed_test_batches(options, data_dir):
+        yield images, labels
+
+
+def indexed_test_batches(
+    options: Options, data_dir: str | None, *, batch_size: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`test_batches` with each example's index in ``test_batch`` (read alone) first.
+
+    ``batch_size`` (images per run) may only differ from the option's when
+    the batch does not matter: with ``fix_batch_normal_inference`` (no batch
+    statistics at test time) and ``full_test_set`` (the images covered do
+    not depend on it).
+    """
     from legacy_tf1 import inputs
 
-    data = inputs.CifarData(_data_paths(data_dir, (TEST_FILE,)), False)
-    full_batches = data.num_examples // options.batch_size
+    size = _eval_batch_size(options, batch_size)
+    data = inputs.CifarData(_data_paths(data_dir, (TEST_FILE,), split="test"), False)
+    full_batches = data.num_examples // size
     steps = full_batches if options.full_test_set else min(options.test_steps, full_batches)
-    sizes = [options.batch_size] * steps
-    remainder = data.num_examples - full_batches * options.batch_size
+    sizes = [size] * steps
+    remainder = data.num_examples - full_batches * size
     if options.full_test_set and remainder:
         sizes.append(remainder)
+    start = 0
     for size in sizes:
         batch_data, batch_labels = data.next_batch(size)
-        yield batch_data, np.asarray(batch_labels, dtype=np.int64)
+        yield np.arange(start, start + size), batch_data, np.asarray(batch_labels, dtype=np.int64)
+        start += size
+
+
+def _eval_batch_size(options: Options, batch_size: int | None) -> int:
+    if batch_size in (None, options.batch_size):
+        return options.batch_size
+    if options.fix_batch_normal_inference and options.full_test_set:
+        return batch_size
+    raise OptionError(
+        f"alexnet_cifar10: an eval batch size of {batch_size} would change the original's "
+        f"figure (its batch_normal normalises each batch of {options.batch_size} with the "
+        "batch's own statistics, and it tests test_steps batches); set the batch_size option "
+        "instead, or fix_batch_normal_inference=True with full_test_set=True"
+    )

@@ -112,22 +112,114 @@ def restore(sess, checkpoint_prefix: str, required: list) -> list:
     return [v.op.name for v in present]
 
 
-def _fits_batch(model: str, options, inputs: np.ndarray):
-    """Rebuild options for graphs whose placeholders fix the batch size (seed001)."""
-    fields = {f.name for f in dataclasses.fields(options)}
-    if "batch_size" in fields and getattr(registry.get(model), "FIXED_BATCH", False):
-        return dataclasses.replace(options, batch_size=len(inputs))
-    return options
+def chunk_bounds(count: int, size: int | None) -> list[tuple[int, int]]:
+    """(start, end) of runs of ``size`` covering ``count`` items; None is one run.
+
+    A short remainder joins the run before it, so no run is smaller than
+    ``size`` unless all of them are: small matmuls round differently on CPU
+    (seed000's fc1 below ~200 rows), larger ones match a single run bit for bit.
+    """
+    if count == 0:
+        return []
+    if size is None or size >= count:
+        return [(0, count)]
+    if size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {size}")
+    starts = list(range(0, count, size))
+    if count - starts[-1] < size:
+        starts.pop()
+    return list(zip(starts, [*starts[1:], count], strict=True))
 
 
-def predict(model: str, checkpoint_prefix: str, inputs, **overrides: Any) -> np.ndarray:
-    """Logits of ``model`` restored from ``checkpoint_prefix`` for ``inputs`` (original layout)."""
-    inputs = np.asarray(inputs)
-    options = _fits_batch(model, options_for(model, **overrides), inputs)
-    module = registry.get(model)
-    with graph_scope() as graph:
-        built = module.build(options)
-    prefix = resolve_checkpoint(checkpoint_prefix)
-    with tf1.Session(graph=graph) as sess:
-        restore(sess, prefix, variables_read_by(built.logits))
-        return sess.run(built.logits, built.feed(inputs, training=False))
+class Predictor:
+    """A restored legacy graph that computes logits for many batches.
+
+    Builds ``model``'s graph and restores ``checkpoint`` (a prefix or a
+    directory) once, then :meth:`predict` feeds inputs (the original's layout)
+    ``batch_size`` at a time, so memory does not grow with the number of
+    inputs. ``batch_size`` defaults to the module's ``PREDICT_BATCH_SIZE``
+    (None: the whole input in one run, for alexnet_cifar10 whose faithful
+    batch norm uses the batch's own statistics). Graphs whose placeholders fix
+    the batch (seed001's ``[128, 24, 24, 3]``) are built for ``batch_size``
+    (default: the ``batch_size`` option) and a short last batch is padded with
+    zeros, which changes no other image's logits. Use it as a context manager
+    or call :meth:`close`.
+    """
+
+    def __init__(
+        self, model: str, checkpoint: str, *, batch_size: int | None = None, **overrides: Any
+    ) -> None:
+        module = registry.get(model)
+        options = options_for(model, **overrides)
+        if getattr(module, "FIXED_BATCH", False):
+            options = dataclasses.replace(options, batch_size=batch_size or options.batch_size)
+        self.checkpoint = resolve_checkpoint(checkpoint)
+        with graph_scope() as graph:
+            self._built = module.build(options)
+        self.fixed_batch = self._built.inputs.shape[0] is not None
+        if self.fixed_batch:
+            batch_size = self._built.inputs.shape[0]
+        elif batch_size is None:
+            batch_size = getattr(module, "PREDICT_BATCH_SIZE", None)
+        self.model, self.options, self.batch_size = model, options, batch_size
+        self._session = tf1.Session(graph=graph)
+        try:
+            # restore() builds ops (initializers, a Saver), which need the graph as default.
+            with graph.as_default():
+                restore(self._session, self.checkpoint, variables_read_by(self._built.logits))
+        except BaseException:
+            self._session.close()
+            raise
+
+    def predict(self, inputs, batch_size: int | None = None) -> np.ndarray:
+        """Logits for ``inputs`` (first axis: examples), ``batch_size`` per run."""
+        inputs = np.asarray(inputs)
+        size = batch_size or self.batch_size
+        if self.fixed_batch and size > self.batch_size:
+            raise ValueError(
+                f"{self.model}: the graph was built for batches of {self.batch_size}; "
+                f"received batch_size={size} (pass batch_size= to Predictor instead)"
+            )
+        if self.fixed_batch:
+            bounds = [(s, min(s + size, len(inputs))) for s in range(0, len(inputs), size)]
+        else:
+            bounds = chunk_bounds(len(inputs), size)
+        parts = [self._run(inputs[start:end]) for start, end in bounds]
+        if not parts:
+            return self._run(inputs)
+        return np.concatenate(parts)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        count = len(batch)
+        if self.fixed_batch and count != self.batch_size:
+            padding = np.zeros((self.batch_size - count, *batch.shape[1:]), batch.dtype)
+            batch = np.concatenate([batch, padding])
+        logits = self._session.run(self._built.logits, self._built.feed(batch, training=False))
+        return logits[:count]
+
+    def close(self) -> None:
+        """Release the session (and the graph's memory)."""
+        self._session.close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def predict(
+    model: str,
+    checkpoint_prefix: str,
+    inputs,
+    *,
+    batch_size: int | None = None,
+    **overrides: Any,
+) -> np.ndarray:
+    """Logits of ``model`` restored from ``checkpoint_prefix`` for ``inputs`` (original layout).
+
+    Runs ``batch_size`` inputs at a time (see :class:`Predictor` for the
+    default); build a :class:`Predictor` to restore once for many calls.
+    """
+    with Predictor(model, checkpoint_prefix, batch_size=batch_size, **overrides) as predictor:
+        return predictor.predict(inputs)

@@ -51,7 +51,7 @@ import tensorflow as tf
 
 from formats.cifar import read_cifar_bin
 from formats.sample import resolve_data_dir
-from legacy_tf1.core import BatchSource, LegacyModel, tf1
+from legacy_tf1.core import BatchSource, LegacyModel, OptionError, tf1
 from legacy_tf1.inputs import NUM_EXAMPLES_PER_EPOCH_FOR_TRAIN, QueueSource, distorted_inputs
 
 ORIGINAL = "seed001_cifar10_cnn.py"
@@ -259,24 +259,51 @@ def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.nd
     slightly; the set of wrapped-around images is the same up to that). With
     ``exact_eval`` each test image is yielded once instead.
     """
-    raw, labels = read_cifar_bin(_data_dir(data_dir) / TEST_FILE)
+    for _, images, labels in indexed_test_batches(options, data_dir):
+        yield images, labels
+
+
+def indexed_test_batches(
+    options: Options, data_dir: str | None, *, batch_size: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`test_batches` with each example's index in test_batch.bin (read alone) first.
+
+    Wrapped-around batches repeat indices. ``batch_size`` (images per run) may
+    only differ from the option's with ``exact_eval``: otherwise the batch is
+    part of the original's figure (:func:`precision`), so set the
+    ``batch_size`` option instead.
+    """
+    _check_eval_batch_size(options, batch_size)
+    raw, labels = read_cifar_bin(resolve_data_dir(DATA_KIND, data_dir, split="test") / TEST_FILE)
     images = preprocess_eval(np.asarray(raw))
     labels = np.asarray(labels, dtype=np.int32)
     if options.exact_eval:
-        yield from _exact_chunks(images, labels, options)
+        yield from _exact_chunks(images, labels, options, batch_size or options.batch_size)
         return
     total = eval_num_iter(options) * options.batch_size
     order = np.arange(total) % len(images)
     for start in range(0, total, options.batch_size):
         index = order[start : start + options.batch_size]
-        yield images[index], labels[index]
+        yield index, images[index], labels[index]
 
 
-def _exact_chunks(images, labels, options: Options):
+def _check_eval_batch_size(options: Options, batch_size: int | None) -> None:
+    if batch_size in (None, options.batch_size) or options.exact_eval:
+        return
+    raise OptionError(
+        f"cifar10_cnn: an eval batch size of {batch_size} would change the original's figure "
+        f"(it counts eval_num_iter * batch_size = {eval_num_iter(options)} * "
+        f"{options.batch_size} predictions); set the batch_size option instead, or "
+        "exact_eval=True with dynamic_batch=True"
+    )
+
+
+def _exact_chunks(images, labels, options: Options, size: int):
     if not options.dynamic_batch:
         raise ValueError(
             "cifar10_cnn: exact_eval=True yields a partial last batch, which the fixed "
             f"[{options.batch_size}, 24, 24, 3] placeholder cannot take; set dynamic_batch=True too"
         )
-    for start in range(0, len(images), options.batch_size):
-        yield images[start : start + options.batch_size], labels[start : start + options.batch_size]
+    for start in range(0, len(images), size):
+        indices = np.arange(start, min(start + size, len(images)))
+        yield indices, images[start : start + size], labels[start : start + size]

@@ -221,10 +221,12 @@ def _prepare_images(images: np.ndarray, *, reshape: bool, scale: bool) -> np.nda
     return images
 
 
-def _find_mnist_files(train_dir: str | os.PathLike) -> list[str]:
-    """Paths of the four MNIST files in ``train_dir``: gzipped names or the raw names."""
+def _find_mnist_files(
+    train_dir: str | os.PathLike, names: Sequence[str] = sample.MNIST_FILES
+) -> list[str]:
+    """Paths of the MNIST files ``names`` in ``train_dir``: gzipped names or the raw names."""
     found, missing = [], []
-    for name in sample.MNIST_FILES:
+    for name in names:
         candidates = [os.path.join(train_dir, name), os.path.join(train_dir, name[: -len(".gz")])]
         existing = [path for path in candidates if os.path.isfile(path)]
         if existing:
@@ -346,6 +348,25 @@ def load_mnist(
             f"{min_train})",
         )
     return datasets
+
+
+def load_mnist_test(
+    data_dir: str | os.PathLike | None = None, *, one_hot: bool = False, dtype: Any = tf.float32
+) -> DataSet:
+    """``read_data_sets(...).test`` read from the two t10k files alone.
+
+    Evaluation needs no training file: a directory holding only
+    ``t10k-images-idx3-ubyte(.gz)`` and ``t10k-labels-idx1-ubyte(.gz)`` works,
+    and the validation-split checks of :func:`load_mnist` do not apply. The
+    images and labels are those ``read_data_sets`` returns as ``test``; numpy's
+    global RNG is left alone (nothing is shuffled).
+    """
+    directory = sample.resolve_data_dir("mnist", data_dir, split="test")
+    paths = _find_mnist_files(directory, names=(TEST_IMAGES, TEST_LABELS))
+    images = _extract_images(paths[0])
+    labels = _extract_labels(paths[1], one_hot=one_hot)
+    _check_counts(paths[0], images, paths[1], labels)
+    return DataSet(images, labels, dtype=dtype, reseed_numpy=False)
 
 
 # ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from legacy_tf1.core import BatchSource, LegacyModel, tf1
-from legacy_tf1.inputs import MnistSource, load_mnist
+from legacy_tf1.inputs import MnistSource, load_mnist, load_mnist_test
 
 ORIGINAL = "seed003_resnet_mnist_class.py"
 DATA_KIND = "mnist"
@@ -52,6 +52,8 @@ BLOCKS = (
 )
 KERNEL_SIZE = 3
 STRIDE = 1
+# Images per run for predict (the activations are small).
+PREDICT_BATCH_SIZE = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +221,22 @@ def train_source(options: Options, data_dir: str | None) -> BatchSource:
 
 def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """`mnist.test` as `[n, 28, 28, 1]` chunks of ``batch_size`` (the original never evaluates)."""
-    test = _load_mnist(data_dir).test
-    for start in range(0, len(test.images), options.batch_size):
-        images = test.images[start : start + options.batch_size]
-        yield images.reshape(-1, *IMAGE_SHAPE), test.labels[start : start + options.batch_size]
+    for _, images, labels in indexed_test_batches(options, data_dir):
+        yield images, labels
+
+
+def indexed_test_batches(
+    options: Options, data_dir: str | None, *, batch_size: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(file indices, `[n, 28, 28, 1]` images, one-hot labels) in chunks of ``batch_size``.
+
+    ``batch_size`` defaults to the option's; the graph has no fixed batch and
+    no batch-dependent op, so any size gives the same predictions. Reads only
+    the two t10k files.
+    """
+    test = load_mnist_test(data_dir, one_hot=True)
+    size = batch_size or options.batch_size
+    for start in range(0, len(test.images), size):
+        images = test.images[start : start + size]
+        indices = np.arange(start, start + len(images))
+        yield indices, images.reshape(-1, *IMAGE_SHAPE), test.labels[start : start + size]

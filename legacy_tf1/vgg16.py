@@ -47,6 +47,8 @@ DATA_KIND = "cifar-bin"
 
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
+# Images per run for predict: at 224x224 each image's activations take tens of MB.
+PREDICT_BATCH_SIZE = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,11 +304,11 @@ def resize_images(images_chw: np.ndarray, image_size: int) -> np.ndarray:
     return resized.astype(np.float32)
 
 
-def _read_split(data_dir: str | None, names) -> tuple[np.ndarray, np.ndarray]:
+def _read_split(data_dir: str | None, names, split: str = "all") -> tuple[np.ndarray, np.ndarray]:
     # Imported here so that the model graph never needs the data package.
     from formats import cifar, sample
 
-    directory = sample.resolve_data_dir(DATA_KIND, data_dir)
+    directory = sample.resolve_data_dir(DATA_KIND, data_dir, split=split)
     parts = [cifar.read_cifar_bin(directory / name) for name in names]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
@@ -357,7 +359,21 @@ def test_batches(options: Options, data_dir: str | None) -> Iterator[tuple[np.nd
     The network's input has no fixed batch dimension, so the plain mean over
     all test images is the accuracy.
     """
-    images, labels = _read_split(data_dir, (TEST_FILE,))
-    for start in range(0, len(labels), options.batch_size):
-        chunk = slice(start, start + options.batch_size)
-        yield resize_images(images[chunk], options.image_size), labels[chunk]
+    for _, images, labels in indexed_test_batches(options, data_dir):
+        yield images, labels
+
+
+def indexed_test_batches(
+    options: Options, data_dir: str | None, *, batch_size: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(file indices, resized images, labels) from test_batch.bin alone, in file order.
+
+    Chunks of ``batch_size`` (default: the option's, which also shapes the
+    checkpoint's random image ``Variable``, so change the chunk here instead).
+    """
+    images, labels = _read_split(data_dir, (TEST_FILE,), split="test")
+    size = batch_size or options.batch_size
+    for start in range(0, len(labels), size):
+        chunk = slice(start, start + size)
+        indices = np.arange(start, min(start + size, len(labels)))
+        yield indices, resize_images(images[chunk], options.image_size), labels[chunk]

@@ -73,11 +73,26 @@ def _parser() -> argparse.ArgumentParser:
         "--deterministic", action="store_true", help="no shuffling and no augmentation"
     )
 
-    evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the test split")
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a checkpoint on the test split",
+        description="Loss and accuracy on the test split, read from the test files alone "
+        "(MNIST t10k-*, CIFAR-10 test_batch.bin or test_batch), batch by batch.",
+    )
     _add_model_options(evaluate)
     evaluate.add_argument("--ckpt-dir", required=True, help="checkpoint directory or prefix")
-    evaluate.add_argument("--batch-size", type=int)
+    evaluate.add_argument(
+        "--batch-size", type=_positive, help="test images per batch (default: the model's)"
+    )
     evaluate.add_argument("--max-batches", type=int, help="stop after this many batches")
+    evaluate.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="write index,label,prediction CSV, one row per evaluated test image in file order",
+    )
+    evaluate.add_argument(
+        "--force", action="store_true", help="replace an existing --predictions file"
+    )
 
     export = commands.add_parser("export", help="export a checkpoint to .keras and/or SavedModel")
     _add_model_options(export)
@@ -113,9 +128,24 @@ def _train(args) -> None:
         print(f"step {result.step}; checkpoint {result.checkpoint}")
 
 
+def _positive(text: str) -> int:
+    """A positive integer argument."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _eval(args) -> None:
+    from formats import predictions
     from tf2_port import train
 
+    if args.predictions is not None:
+        # Before loading anything: a refusal should not cost an evaluation.
+        try:
+            predictions.check_destination(args.predictions, overwrite=args.force)
+        except FileExistsError as error:
+            raise FileExistsError(f"{error} (pass --force to replace it)") from None
     overrides = dict(args.options)
     model = train.load(args.model, args.ckpt_dir, **overrides)
     saved = train.read_run_config(train.checkpoint_prefix(args.ckpt_dir)[1])
@@ -126,6 +156,8 @@ def _eval(args) -> None:
         data_dir=args.data_dir,
         batch_size=args.batch_size,
         max_batches=args.max_batches,
+        predictions_file=args.predictions,
+        overwrite=args.force,
         **merged,
     )
     print(json.dumps(metrics))

@@ -299,8 +299,11 @@ def train_dataset(
 def eval_dataset(
     pipeline: Pipeline, *, batch_size: int, data_dir=None, image_size: int | None = None
 ) -> tf.data.Dataset:
-    """One pass over the test split, in file order, the last batch possibly short."""
-    arrays = pipeline.read_test(sample.resolve_data_dir(pipeline.data_kind, data_dir))
+    """One pass over the test split, in file order, the last batch possibly short.
+
+    Reads only the test files: a ``data_dir`` without the training files works.
+    """
+    arrays = pipeline.read_test(sample.resolve_data_dir(pipeline.data_kind, data_dir, split="test"))
     dataset = tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels))
 
     def preprocess(images, labels):

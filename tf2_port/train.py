@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from formats import predictions
 from tf2_port import data, registry
 from tf2_port.optimizers import FusedAdam
 
@@ -428,11 +429,21 @@ def evaluate(
     data_dir: str | None = None,
     batch_size: int | None = None,
     max_batches: int | None = None,
+    predictions_file: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     **overrides: Any,
-) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` over the test split (inference mode)."""
+) -> dict[str, Any]:
+    """Mean loss and accuracy of ``model`` over the test split (inference mode).
+
+    Reads only the test files, ``batch_size`` images at a time. With
+    ``predictions_file``, also writes one ``index,label,prediction`` row per
+    evaluated test image in file order (:mod:`formats.predictions`); an
+    existing file is kept unless ``overwrite``.
+    """
     spec = registry.get(name)
     config = spec.config(**overrides)
+    if predictions_file is not None:
+        predictions.check_destination(predictions_file, overwrite=overwrite)
     dataset = data.eval_dataset(
         spec.pipeline,
         batch_size=batch_size or config.batch_size,
@@ -444,15 +455,25 @@ def evaluate(
     def eval_step(images, labels):
         outputs = model(images, training=False)
         loss = tf.reduce_sum(spec.per_example_loss(config, labels, outputs))
-        return loss, _correct(spec, labels, outputs), tf.shape(outputs)[0]
+        return loss, tf.argmax(outputs, axis=-1), _label_ids(spec, labels)
 
-    total_loss = total_correct = 0.0
-    count = 0
+    total_loss = 0.0
+    predicted, label_ids = [], []
     for images, labels in itertools.islice(dataset, max_batches):
-        loss, correct, size = eval_step(images, labels)
+        loss, batch_predicted, batch_labels = eval_step(images, labels)
         total_loss += float(loss)
-        total_correct += float(correct)
-        count += int(size)
-    if count == 0:
+        predicted.append(batch_predicted.numpy())
+        label_ids.append(batch_labels.numpy())
+    if not predicted:
         raise ValueError(f"{name}: the test split is empty")
-    return {"loss": total_loss / count, "accuracy": total_correct / count, "examples": count}
+    predicted, label_ids = np.concatenate(predicted), np.concatenate(label_ids)
+    count = len(predicted)
+    metrics: dict[str, Any] = {
+        "loss": total_loss / count,
+        "accuracy": float(np.sum(predicted == label_ids)) / count,
+        "examples": count,
+    }
+    if predictions_file is not None:
+        rows = predictions.collect(np.arange(count), label_ids, predicted)
+        metrics["predictions"] = str(predictions.write(predictions_file, rows, overwrite=overwrite))
+    return metrics
