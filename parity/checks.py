@@ -81,8 +81,11 @@ class LegacySide:
             self.saver.restore(self.session, prefix)
 
     def run(self, fetches, batch: Batch, *, training: bool):
-        feed = self.model.feed(batch.legacy_images, batch.legacy_labels, training=training)
-        return self.session.run(fetches, feed)
+        return self.session.run(fetches, self.run_feed(batch, training=training))
+
+    def run_feed(self, batch: Batch, *, training: bool = False) -> dict:
+        """The feed dict of ``batch`` with the original's extra feeds."""
+        return self.model.feed(batch.legacy_images, batch.legacy_labels, training=training)
 
     def values(self, names: Sequence[str]) -> dict[str, np.ndarray]:
         by_name = {v.op.name: v for v in self.variables}
@@ -379,20 +382,57 @@ def _sync_port_to_legacy(pair: Pair, step: int) -> None:
     pair.port.optimizer.iterations.assign(step)
 
 
-def check_steps_synced(pair: Pair, batches: Sequence[Batch]) -> Comparison:
+def constant_value(tensor):
+    """The value of a graph Const (seen through Identity ops), or None.
+
+    Read from the op itself: running it could trigger the control dependencies
+    that the original's optimizer constants carry (seed004's update ops).
+    """
+    from tensorflow.python.framework import tensor_util
+
+    op = tensor.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return tensor_util.MakeNdarray(op.get_attr("value")) if op.type == "Const" else None
+
+
+def _set_legacy_iteration(pair: Pair, step: int) -> None:
+    """Put the legacy Adam at iteration ``step``: beta powers b^(step+1), global step ``step``."""
+    from converters import maps
+    from legacy_tf1.core import tf1
+
+    graph = pair.legacy.model.graph
+    adam = next(op for op in graph.get_operations() if op.type == "ApplyAdam")
+    beta1, beta2 = (constant_value(t) for t in adam.inputs[6:8])
+    powers = {maps.BETA1_POWER: beta1, maps.BETA2_POWER: beta2}
+    by_name = {v.op.name: v for v in pair.legacy.variables}
+    with graph.as_default():
+        for name, target in pair.targets.items():
+            if target in powers:
+                by_name[name].load(powers[target] ** (step + 1), pair.legacy.session)
+        global_step = tf1.train.get_global_step(graph)
+        if global_step is not None:
+            global_step.load(step, pair.legacy.session)
+
+
+def check_steps_synced(pair: Pair, batches: Sequence[Batch], *, start: int = 0) -> Comparison:
     """Each step from the SAME state: legacy state copied into the port before every step.
 
     This measures one optimizer step's discrepancy along the legacy trajectory,
     without the chaotic amplification of free-running training (seed000 and
     seed004 separate visibly within 20 steps from ~1e-5 gradient differences).
+    ``start`` puts both optimizers at that iteration first (Adam's bias
+    correction and any learning-rate schedule then act as they would there).
     """
     spec = tolerances.get(pair.name)
     pair.reset()
+    if start:
+        _set_legacy_iteration(pair, start)
     model = pair.legacy.model
     names = pair.state_names
     leaves = []
     for index, batch in enumerate(batches):
-        _sync_port_to_legacy(pair, index)
+        _sync_port_to_legacy(pair, start + index)
         legacy_loss = pair.legacy.run([model.train_op, model.loss], batch, training=True)[1]
         port_loss = pair.port.train_step(batch)
         step = compare(
@@ -515,5 +555,8 @@ def _run_all(name: str, workdir: str, *, steps: int, resume_split: tuple[int, in
             f"resume ({legacy_steps}+{port_steps})",
             check_resume(pair, resume_batches, legacy_steps),
         )
+        from parity import setup_checks
+
+        yield from setup_checks.run_setup(pair, batches, workdir)
     finally:
         pair.close()

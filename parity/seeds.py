@@ -1,21 +1,26 @@
-"""Accuracy over seeds: each side trained on its own, for several seeds.
+"""The seed study: each side trained on its own for several seeds, judged by the TOST.
 
 The lock-step accuracy run (parity/accuracy.py) compares one legacy and one
 port trajectory; after a few Adam steps those are as different as two seeds,
 so one run's final accuracy gap mixes implementation with luck. This study
-trains each side alone (``legacy_tf1.train`` and ``tf2_port.train``: each its
-own initialisation, data order and dropout) for several seeds and records the
-test accuracy, so that the two distributions can be compared.
+trains each side alone, as a user would (``legacy_tf1.train`` and
+``tf2_port.train``: each its own initialisation, input pipeline, data order
+and dropout), for several seeds, records each run's test accuracy, and judges
+the difference of the means by the criterion of parity/criterion.py.
 
-    python -m parity.seeds --model resnet_mnist --side port --seeds 0 1 2 3 4 \
-        --out reports/seeds.jsonl
+    python -m parity.seeds run [--models M ...] [--seeds 0 1 2 3 4] [--file F]
+    python -m parity.seeds report [--file F]
+
+``run`` is resumable: each finished run is appended to the file at once, and
+the runs already there are skipped. Runs go seed by seed, legacy then port,
+so an interrupted study stays balanced.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import math
 import os
 import sys
 import tempfile
@@ -74,28 +79,115 @@ def run_legacy(model: str, seed: int, steps: int, data_dir: str | None = None) -
 
 
 RUNNERS = {"legacy": run_legacy, "port": run_port}
+STUDY_FILE = "docs/parity_seeds.jsonl"
+TRAINED = ("resnet_mnist", "cifar10_cnn", "resnet_mnist_class", "alexnet_cifar10")
+
+
+def study_steps(model: str) -> int:
+    """The accuracy runs' schedule (parity.accuracy.SCHEDULES) for ``model``."""
+    from parity.accuracy import SCHEDULES
+
+    steps = SCHEDULES[model].steps
+    if steps is None:
+        raise ValueError(f"{model}: not trained in the accuracy runs ({SCHEDULES[model].reason})")
+    return steps
+
+
+def _key(record: dict) -> tuple:
+    return (record["model"], record.get("side", "port"), record["seed"], record["steps"])
+
+
+def run_study(
+    models, seeds, path: str, data_dir: str | None = None, steps: int | None = None, log=sys.stdout
+) -> int:
+    """Run every (model, seed, side) not yet in ``path``; returns how many ran.
+
+    ``steps`` replaces the schedule (smoke tests); :func:`study_results` only
+    reads runs of the schedule's length.
+    """
+    done = {_key(r) for r in load_jsonl(path)}
+    todo = [
+        (model, seed, side, steps or study_steps(model))
+        for seed in seeds
+        for model in models
+        for side in RUNNERS
+        if (model, side, seed, steps or study_steps(model)) not in done
+    ]
+    for number, (model, seed, side, length) in enumerate(todo, 1):
+        print(f"[{number}/{len(todo)}] {model} {side} seed {seed} ...", file=log, flush=True)
+        run = RUNNERS[side](model, seed, length, data_dir)
+        record = {**dataclasses.asdict(run), "date": time.strftime("%Y-%m-%d")}
+        append_jsonl(path, record)
+        print(
+            f"    accuracy {100 * run.accuracy:.2f} % in {run.seconds:.0f} s", file=log, flush=True
+        )
+    return len(todo)
+
+
+def study_results(path: str, models=TRAINED, steps: int | None = None):
+    """The TOST of every model with >= 2 runs per side in ``path``, in points."""
+    from parity import criterion
+
+    records = load_jsonl(path)
+    results = []
+    for model in models:
+        steps = steps or study_steps(model)
+        sides = {
+            side: [
+                100 * r["accuracy"]
+                for r in records
+                if r["model"] == model and r.get("side", "port") == side and r["steps"] == steps
+            ]
+            for side in RUNNERS
+        }
+        if min(len(v) for v in sides.values()) >= 2:
+            results.append(criterion.tost(model, sides["legacy"], sides["port"]))
+    return results
+
+
+def report_table(results) -> str:
+    """The seed study as a markdown table."""
+    from parity import criterion
+
+    lines = [
+        "| model | K legacy/port | legacy mean (sd) | port mean (sd) | legacy - port "
+        "| 90 % CI | verdict (margin +-1) | power at K | screen false alarm / power |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        false_alarm, power = criterion.screen_rates(math.hypot(r.sd_legacy, r.sd_port))
+        lines.append(
+            f"| {r.model} | {r.n_legacy}/{r.n_port} | {r.mean_legacy:.2f} ({r.sd_legacy:.2f}) "
+            f"| {r.mean_port:.2f} ({r.sd_port:.2f}) | {r.difference:+.2f} "
+            f"| [{r.low:+.2f}, {r.high:+.2f}] | {r.verdict} | {r.power:.2f} "
+            f"| {false_alarm:.3f} / {power:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: run the missing seeds and append each finished run to ``--out``."""
-    parser = argparse.ArgumentParser(prog="python -m parity.seeds", description=__doc__)
-    parser.add_argument("--model", default="resnet_mnist")
-    parser.add_argument("--side", choices=tuple(RUNNERS), default="port")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--steps", type=int, default=3001, help="resnet_mnist's original 3001")
-    parser.add_argument("--out", default="reports/seeds.jsonl")
-    parser.add_argument("--data-dir", help="data directory (default: the embedded sample)")
+    """CLI: ``run`` the missing seeds, or ``report`` the TOST table (exit 1 unless all equivalent)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m parity.seeds",
+        description="Each side trained alone over seeds; the difference of means judged by TOST.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train the missing (model, seed, side) runs")
+    run.add_argument("--models", nargs="+", choices=TRAINED, default=list(TRAINED))
+    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    run.add_argument("--data-dir", help="data directory (default: the embedded sample)")
+    report = commands.add_parser("report", help="print the TOST table of the recorded runs")
+    for sub in (run, report):
+        sub.add_argument("--file", default=STUDY_FILE, help=f"JSON-lines results ({STUDY_FILE})")
+        sub.add_argument(
+            "--steps", type=int, help="shortened runs (smoke tests only; default: the schedule)"
+        )
     args = parser.parse_args(argv)
-    done = {
-        (r["model"], r.get("side", "port"), r["seed"], r["steps"]) for r in load_jsonl(args.out)
-    }
-    for seed in args.seeds:
-        if (args.model, args.side, seed, args.steps) in done:
-            continue
-        run = RUNNERS[args.side](args.model, seed, args.steps, args.data_dir)
-        append_jsonl(args.out, dataclasses.asdict(run))
-        print(json.dumps(dataclasses.asdict(run)), flush=True)
-    return 0
+    if args.command == "run":
+        run_study(args.models, args.seeds, args.file, args.data_dir, args.steps)
+    results = study_results(args.file, steps=args.steps)
+    print(report_table(results))
+    return 0 if results and all(r.equivalent for r in results) else 1
 
 
 if __name__ == "__main__":

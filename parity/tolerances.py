@@ -65,6 +65,18 @@ STEPS_SYNCED = Tolerance(
 
 
 @dataclasses.dataclass(frozen=True)
+class LegacyOnly:
+    """A legacy option with no port counterpart, and why that is right."""
+
+    reason: str
+
+
+# Legacy options that only steer the original's loops and logging, not what is trained.
+_LOOP_ONLY = LegacyOnly("the original's loop, logging or evaluation schedule; not training")
+_DATA_SEED = LegacyOnly("numpy's shuffle seed of the original's data class; the port's is --seed")
+
+
+@dataclasses.dataclass(frozen=True)
 class ParitySpec:
     """How to run one model's parity checks."""
 
@@ -80,6 +92,11 @@ class ParitySpec:
     free_running_steps: int | None = None
     # What the fast suite leaves out, with the reason.
     notes: str = ""
+    # Legacy option -> port config field, (field, legacy value -> port value), or
+    # LegacyOnly; unlisted options must exist on the port under the same name.
+    option_map: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Port config fields with no legacy option, each with the reason.
+    port_only_options: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def tolerance(self, check: str) -> Tolerance:
         """The tolerance of ``check`` for this model."""
@@ -110,6 +127,7 @@ RESNET_MNIST = ParitySpec(
     # gradients differ by 7e-6 separate by ~5e-4 relative at step 4 and by whole units by
     # step 14, while every re-synced step agrees to 1.4e-5 (steps_synced).
     free_running_steps=3,
+    option_map={"eval_batch_size": LegacyOnly("chunks the legacy evaluation feed only")},
 )
 
 CIFAR10_CNN = ParitySpec(
@@ -119,6 +137,19 @@ CIFAR10_CNN = ParitySpec(
     + _same("local3", "local4", "logits"),
     # The placeholders have a fixed batch dimension (batch_size); 8 keeps it fast.
     fast_options={"batch_size": 8},
+    option_map={
+        "python2_division": LegacyOnly(
+            "reproduces Python 2's integer division (weight5 all zero); the port has the "
+            "default, Python 3, semantics only"
+        ),
+        "fix_norm2_depth_radius": ("norm2_depth_radius", lambda fixed: 4 if fixed else 5),
+        "skip_zero_weight_losses": LegacyOnly("drops exact-zero loss terms: the same loss"),
+        "dynamic_batch": LegacyOnly("the port takes any batch size"),
+        "exact_eval": LegacyOnly("the legacy evaluation loop's wrap-around"),
+        "eval_num_examples": LegacyOnly("the legacy evaluation loop's hard-coded size"),
+        "queue_examples_per_epoch": LegacyOnly("the legacy queue's warm-up; tf.data has none"),
+    },
+    port_only_options={"norm1_depth_radius": "the original hard-codes 4; the port names it"},
 )
 
 _VGG_CONVS = tuple(
@@ -148,6 +179,12 @@ VGG16 = ParitySpec(
     # for a fast suite on 2 cores. 32x32 keeps every layer and the typo (conv4_3 = 2512).
     fast_options={"image_size": 32, "num_classes": 10, "batch_size": 4},
     batch_size=4,
+    option_map={
+        "num_batches": _LOOP_ONLY,
+        "num_burn_in": _LOOP_ONLY,
+        "fix_timing_stats": _LOOP_ONLY,
+        "data_seed": _DATA_SEED,
+    },
 )
 
 RESNET_MNIST_CLASS = ParitySpec(
@@ -213,6 +250,20 @@ ALEXNET_CIFAR10 = ParitySpec(
     # Free-running Adam is chaotic here (the zero-gradient bias above): the first two
     # steps are bit-identical, later ones separate (step 9 by 3e-2 in the loss).
     free_running_steps=2,
+    option_map={
+        "test_steps": _LOOP_ONLY,
+        "eval_every": _LOOP_ONLY,
+        "log_every": _LOOP_ONLY,
+        "full_test_set": _LOOP_ONLY,
+        "data_seed": _DATA_SEED,
+        "fix_pool_names": LegacyOnly("renames a pooling op; no variable or number changes"),
+        "fix_conv5_relu_before_bn": LegacyOnly(
+            "not offered by the port: its conv5 is the original's (ReLU before batch norm)"
+        ),
+    },
+    port_only_options={
+        "bn_unbiased_moving_variance": "True is tf.layers' update; False is plain Keras'"
+    },
 )
 
 SPECS: dict[str, ParitySpec] = {

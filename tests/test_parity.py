@@ -150,6 +150,22 @@ def test_optimizer_steps_match(pair, deterministic):
     _assert(checks.check_steps(pair, batches))
 
 
+def test_setup_checks_pass_on_the_ports_as_they_are(pair, deterministic, tmp_path):
+    from parity import setup_checks
+
+    batches = checks.data_batches(pair, 3, skip=1)
+    rows = list(setup_checks.run_setup(pair, batches, str(tmp_path)))
+    assert [r.check.split(" ")[0] for r in rows] == [
+        "init",
+        "config",
+        "steps_late",
+        "train_pipeline",
+        "eval_pipeline",
+    ]
+    for row in rows:
+        assert row.passed, row.detail
+
+
 def test_localisation_names_the_perturbed_end_point(tmp_path):
     """A port weight changed after conversion: the helper must point at that block."""
     pair = checks.make_pair("resnet_mnist", str(tmp_path))
@@ -221,22 +237,26 @@ def test_seed000_probe_reports_dead_units_per_interval():
     assert rows[0]["dead"]["res2c"] == 0.0
 
 
-def test_seed_study_appends_runs_per_side_and_skips_finished_ones(tmp_path, capsys):
+def test_seed_study_runs_both_sides_resumably_and_reports(tmp_path, capsys):
     from parity import seeds
 
     out = tmp_path / "runs.jsonl"
-    argv = ["--model", "resnet_mnist_class", "--seeds", "3", "--steps", "2", "--out", str(out)]
-    for side in ("port", "legacy"):
-        assert seeds.main([*argv, "--side", side]) == 0
+    argv = ["--file", str(out), "--steps", "2"]
+    run = ["run", "--models", "resnet_mnist_class", *argv]
+    assert seeds.main([*run, "--seeds", "3", "4"]) in (0, 1)
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["side"], r["seed"], r["steps"]) for r in records] == [
-        ("port", 3, 2),
         ("legacy", 3, 2),
+        ("port", 3, 2),
+        ("legacy", 4, 2),
+        ("port", 4, 2),
     ]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in records)
     capsys.readouterr()
-    assert seeds.main([*argv, "--side", "legacy"]) == 0  # recorded already: nothing runs
-    assert capsys.readouterr().out == "" and len(out.read_text().splitlines()) == 2
+    seeds.main([*run, "--seeds", "3"])  # recorded already: nothing runs
+    assert "seed 3 ..." not in capsys.readouterr().out and len(out.read_text().splitlines()) == 4
+    seeds.main(["report", *argv])
+    assert "| resnet_mnist_class | 2/2 |" in capsys.readouterr().out
 
 
 def test_full_run_passes_its_seed_to_the_accuracy_runs(tmp_path, monkeypatch):
@@ -256,6 +276,65 @@ def test_full_run_passes_its_seed_to_the_accuracy_runs(tmp_path, monkeypatch):
     argv = ["--full", "--seed", "3", "--reports", str(tmp_path), "cifar10_cnn"]
     assert cli.main(argv) == 0
     assert seen == [("cifar10_cnn", 3)]
+
+
+def _accuracy_result(name, legacy, port):
+    from parity import accuracy
+
+    # numpy floats, as the runs produce them: `passed` must still be a plain truth value.
+    curves = [accuracy.Curve(accuracies=[np.float64(a)], eval_steps=[10]) for a in (legacy, port)]
+    return accuracy.AccuracyResult(name, 10, "test", *curves, None, 0.0)
+
+
+@pytest.mark.parametrize(("port", "expected"), [(0.955, 0), (0.91, 1)])
+def test_accuracy_screen_decides_the_exit_status(tmp_path, monkeypatch, port, expected):
+    from parity import __main__ as cli
+    from parity import accuracy, checks
+
+    monkeypatch.setattr(checks, "run_all", lambda name, workdir, steps: [])
+    monkeypatch.setattr(
+        accuracy,
+        "run_accuracy",
+        lambda name, workdir, *, seed=0, log=None: _accuracy_result(name, 0.96, port),
+    )
+    assert cli.main(["--full", "--reports", str(tmp_path), "resnet_mnist_class"]) == expected
+
+
+def test_a_failing_check_gives_a_nonzero_exit_through_the_command_line(tmp_path, monkeypatch):
+    import keras
+
+    from parity import __main__ as cli
+    from tf2_port import train
+
+    # Keras' default Adam epsilon (1e-7, TF1's is 1e-8): the classic porting slip.
+    monkeypatch.setattr(
+        train, "make_optimizer", lambda lr, fused=True: keras.optimizers.Adam(lr, epsilon=1e-7)
+    )
+    code = cli.main(["--fast", "--steps", "2", "--reports", str(tmp_path), "resnet_mnist_class"])
+    assert code == 1
+    assert "epsilon" in (tmp_path / "parity.md").read_text()
+
+
+def test_tost_decides_equivalence_from_the_interval():
+    from parity import criterion
+
+    near = criterion.tost("m", [95.0, 95.2, 94.8, 95.1, 94.9], [94.9, 95.1, 95.0, 94.8, 95.2])
+    assert near.equivalent and near.verdict == "equivalent"
+    far = criterion.tost("m", [96.0, 96.2, 95.8, 96.1, 95.9], [94.0, 94.2, 93.8, 94.1, 93.9])
+    assert not far.equivalent and far.verdict == "different"
+    noisy = criterion.tost("m", [95.0, 97.0, 93.0], [95.0, 93.0, 97.0])
+    assert noisy.verdict == "not shown" and noisy.power < 0.05
+    # Power grows with K and falls with the spread; 0 when the interval cannot fit the margin.
+    assert criterion.tost_power(0.5, 0.5, 10, 10) > criterion.tost_power(0.5, 0.5, 5, 5)
+    assert criterion.tost_power(3.0, 3.0, 2, 2) == 0.0
+
+
+def test_student_t_quantile_matches_tables():
+    from parity.stats import student_t_quantile
+
+    # Standard table values of t(0.95, dof).
+    for dof, value in ((4, 2.132), (8, 1.860), (30, 1.697)):
+        assert student_t_quantile(0.95, dof) == pytest.approx(value, abs=2e-3)
 
 
 def test_glyphs_draw_labels_inside_the_canvas():
