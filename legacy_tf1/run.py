@@ -11,7 +11,8 @@ whether it is the script's own bug or an API the runner does not bridge.
 
 Exit codes: the script's own (0, ``sys.exit(n)``), 1 for an uncaught
 exception (its traceback printed without the runner's frames), 130 for
-Ctrl-C, 2 for a usage error of the runner itself.
+Ctrl-C, 143 for SIGTERM and 124 for ``--timeout`` (both write the report,
+marked incomplete), 2 for a usage error of the runner itself.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from pathlib import Path
 from legacy_tf1.shims import interrupt
 from legacy_tf1.shims.failures import ScriptFiles, classify, print_script_traceback
 from legacy_tf1.shims.importer import ScriptDirFinder, ShimRuntime
-from legacy_tf1.shims.loops import CAP_HELPER_NAME, compile_script, make_cap_helper
+from legacy_tf1.shims.loops import cap_helpers, compile_script
 from legacy_tf1.shims.report import (
+    INCOMPLETE,
     INTERRUPTED,
     Failure,
     Outcome,
@@ -55,6 +57,7 @@ class RunOptions:
     cap_loops: int | None = None
     sample_data: bool = False
     report: str | None = None
+    timeout: float | None = None
 
 
 class UsageError(Exception):
@@ -225,13 +228,25 @@ def run_script(options: RunOptions) -> int:
     recorder = Recorder(script_path, [*command, *options.args])
     finisher = _Finisher(recorder, report_path)
     os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before anything imports TensorFlow
-    runtime = ShimRuntime(recorder, os.path.dirname(script_path))
+    offline = None
+    if options.sample_data:
+        from legacy_tf1.shims.offline import OfflineNetwork
+
+        offline = OfflineNetwork(recorder)
+        offline.install()
+    runtime = ShimRuntime(
+        recorder, os.path.dirname(script_path), cap_loops=options.cap_loops, offline=offline
+    )
     files = ScriptFiles(script_path, runtime.script_dir)
     started = time.monotonic()
     if options.sample_data:
         materialise_sample_data(source, recorder)
     watcher = interrupt.InterruptWatcher(
-        lambda: finisher.finish(_interrupted(started, "Ctrl-C; the script did not stop in time"))
+        lambda: finisher.finish(_interrupted(started, "Ctrl-C; the script did not stop in time")),
+        timeout_s=options.timeout,
+        on_stop=lambda stopped: finisher.finish(
+            _incomplete(started, stopped, "the script did not stop in time")
+        ),
     )
     watcher.start()
     runner_pid = os.getpid()
@@ -242,10 +257,10 @@ def run_script(options: RunOptions) -> int:
         # would, leaving the summary and report to the parent (the real outcome).
         return outcome.exit_code
     finisher.finish(outcome)
-    if outcome.status == "interrupted":
+    if outcome.status in ("interrupted", "incomplete"):
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(interrupt.EXIT_INTERRUPTED)  # daemon queue threads must not block exit
+        os._exit(outcome.exit_code)  # daemon queue threads must not block exit
     return outcome.exit_code
 
 
@@ -264,17 +279,25 @@ def _execute(
         code = compile_script(source, script_path, cap=options.cap_loops, recorder=recorder)
         with _ScriptEnvironment(options.script, options.args, runtime) as namespace:
             if options.cap_loops is not None:
-                namespace[CAP_HELPER_NAME] = make_cap_helper(options.cap_loops, recorder)
+                namespace.update(cap_helpers(options.cap_loops, recorder))
             exec(code, namespace)
     except SystemExit as error:
         code_value = _exit_code(error)
         status = "completed" if code_value == 0 else "exited"
         return Outcome(code_value, status, time.monotonic() - started)
+    except interrupt.ScriptStopped as stopped:
+        watcher.handled.set()
+        interrupt.stop_tensorflow_work()
+        return _incomplete(started, stopped, "queue runners stopped and sessions closed")
     except KeyboardInterrupt:
         watcher.handled.set()
         interrupt.stop_tensorflow_work()
         return _interrupted(started, "Ctrl-C; queue runners stopped and sessions closed")
     except BaseException as error:  # noqa: BLE001 - report whatever the script raised
+        if watcher.stopped is not None:
+            # A session closed by the watcher raises CancelledError first.
+            watcher.handled.set()
+            return _incomplete(started, watcher.stopped, "stopped while TensorFlow was running")
         if watcher.interrupted:
             # A session closed by the watcher raises CancelledError before the KeyboardInterrupt.
             watcher.handled.set()
@@ -290,6 +313,11 @@ def _interrupted(started: float, explanation: str) -> Outcome:
     return Outcome(interrupt.EXIT_INTERRUPTED, "interrupted", time.monotonic() - started, failure)
 
 
+def _incomplete(started: float, stopped: interrupt.ScriptStopped, detail: str) -> Outcome:
+    failure = Failure(INCOMPLETE, stopped.reason, "-", f"{stopped.reason}; {detail}")
+    return Outcome(stopped.exit_code, "incomplete", time.monotonic() - started, failure)
+
+
 def _option_words(options: RunOptions) -> list[str]:
     words = []
     if options.cap_loops is not None:
@@ -298,6 +326,8 @@ def _option_words(options: RunOptions) -> list[str]:
         words.append("--sample-data")
     if options.report:
         words += ["--report", options.report]
+    if options.timeout is not None:
+        words += ["--timeout", f"{options.timeout:g}"]
     return words
 
 
@@ -315,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Everything after SCRIPT is passed to the script as its sys.argv[1:]. "
             "Exit code: the script's own; 1 for an uncaught exception; 130 for Ctrl-C; "
+            "143 for SIGTERM and 124 for --timeout (report marked incomplete); "
             "2 for a runner usage error."
         ),
     )
@@ -322,15 +353,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--cap-loops",
         type=_non_negative,
         metavar="N",
-        help="run every `for ... in range(...)` statement at most N times (smoke tests)",
+        help=(
+            "smoke test: run every `for ... in range(...)` and every `while` statement at most "
+            "N times, and stop every StopAtStepHook N steps after its session starts "
+            "(MonitoredTrainingSession, Supervisor and coord.should_stop() loops end cleanly)"
+        ),
     )
     parser.add_argument(
         "--sample-data",
         action="store_true",
         help=(
             "write the embedded sample wherever the script names MNIST_data/, "
-            "cifar-10-batches-bin/ or cifar-10-batches-py/ (relative paths, if absent)"
+            "cifar-10-batches-bin/ or cifar-10-batches-py/ (relative paths, if absent), "
+            "and serve the usual MNIST / CIFAR-10 download URLs from it offline; any other "
+            "network access fails at once naming the URL"
         ),
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="stop the script after SECONDS; the report is written, marked incomplete (exit 124)",
     )
     parser.add_argument(
         "--report",
@@ -342,6 +385,16 @@ def build_parser() -> argparse.ArgumentParser:
         "script_args", nargs=argparse.REMAINDER, metavar="...", help="arguments for the script"
     )
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds; got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0; got {text}")
+    return value
 
 
 def _non_negative(text: str) -> int:
@@ -363,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         cap_loops=parsed.cap_loops,
         sample_data=parsed.sample_data,
         report=parsed.report,
+        timeout=parsed.timeout,
     )
     try:
         return run_script(options)

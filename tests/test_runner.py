@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ import pytest
 from legacy_tf1 import examples
 from legacy_tf1.run import expected_data_dirs
 from legacy_tf1.shims.failures import ScriptFiles, classify
-from legacy_tf1.shims.loops import CAP_HELPER_NAME, compile_script, make_cap_helper
+from legacy_tf1.shims.loops import cap_helpers, compile_script
+from legacy_tf1.shims.numpy_compat import NumpyProxy, removed_names
+from legacy_tf1.shims.offline import OfflineError, OfflineNetwork, sample_payload, served_name
 from legacy_tf1.shims.replacements import REPLACEMENTS, replacement_for
 from legacy_tf1.shims.report import (
     ABSENT,
@@ -82,12 +85,12 @@ def traceback_block(stderr: str) -> str:
 def _run_capped(source: str, cap: int) -> tuple[dict, Recorder]:
     recorder = Recorder("script.py", [])
     code = compile_script(source, "script.py", cap=cap, recorder=recorder)
-    namespace = {CAP_HELPER_NAME: make_cap_helper(cap, recorder)}
+    namespace = cap_helpers(cap, recorder)
     exec(code, namespace)
     return namespace, recorder
 
 
-def test_cap_loops_caps_for_range_statements_only():
+def test_cap_loops_caps_range_and_while_statements_not_comprehensions():
     source = textwrap.dedent(
         """
         outer = inner = 0
@@ -110,14 +113,100 @@ def test_cap_loops_caps_for_range_statements_only():
     assert namespace["outer"] == 2
     assert namespace["inner"] == 4  # 2 per outer iteration
     assert namespace["files"] == [1, 2, 3, 4, 5]  # comprehensions keep their length
-    assert namespace["n"] == 10  # while loops and non-range loops untouched
+    assert namespace["n"] == 5  # the while loop capped at 2, the list loop untouched
     assert namespace["short"] == 1
     loops = recorder.loops
-    assert sorted(loops) == [3, 5, 14]
+    assert sorted(loops) == [3, 5, 9, 14]
+    assert loops[9].source == "while n < 7" and loops[9].most_run == 2 and loops[9].truncated == 1
     assert loops[3].longest_requested == 100 and loops[3].entered == 1
     assert loops[3].source == "for i in range(100)"
     assert loops[5].entered == 2 and loops[5].truncated == 2
     assert loops[14].truncated == 0
+
+
+def test_capped_loops_work_inside_classes_despite_name_mangling():
+    source = textwrap.dedent(
+        """
+        class _ToySequenceData:
+            def __init__(self):
+                self.__data = []
+                for __i in range(100):
+                    self.__data.append(__i)
+                while True:
+                    self.__data.append(-1)
+
+            def size(self):
+                return len(self.__data)
+
+        size = _ToySequenceData().size()
+        """
+    )
+    namespace, recorder = _run_capped(source, cap=3)
+    assert namespace["size"] == 6
+    assert recorder.loops[5].truncated == 1 and recorder.loops[7].truncated == 1
+
+
+def test_while_cap_counts_each_entry_and_natural_ends():
+    source = textwrap.dedent(
+        """
+        runs = []
+        for outer in range(3):
+            k = 0
+            while k < 1:
+                k += 1
+            runs.append(k)
+        """
+    )
+    namespace, recorder = _run_capped(source, cap=5)
+    assert namespace["runs"] == [1, 1, 1]
+    assert recorder.loops[5].entered == 3 and recorder.loops[5].truncated == 0
+    assert recorder.loops[5].most_run == 1
+
+
+def test_numpy_proxy_bridges_only_names_numpy_removed():
+    import numpy as np
+
+    recorder = Recorder("s.py", [])
+    proxy = NumpyProxy(recorder)
+    removed = removed_names()
+    for name, entry in removed.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # np.object, np.str probes
+            assert not hasattr(np, name), name
+        assert getattr(proxy, name) is not None
+        assert f"removed in numpy {entry.removed_in}, bridged" in recorder.numpy[f"np.{name}"]
+    assert proxy.float is float and proxy.asscalar(np.array([4])) == 4
+    assert proxy.zeros is np.zeros and proxy.load is np.load  # np.load untouched
+    if hasattr(np, "bool"):  # numpy 2 brought np.bool back: served as numpy's own
+        assert "bool" not in removed and proxy.bool is np.bool
+    assert proxy.reshape(np.arange(6), newshape=(2, 3)).shape == (2, 3)
+    text = render_markdown(recorder)
+    assert "## numpy 1 APIs bridged" in text and "`np.float`: removed in numpy 1.24" in text
+
+
+def test_offline_serves_dataset_urls_and_refuses_others(tmp_path):
+    import tarfile
+
+    assert served_name("http://yann.lecun.com/exdb/mnist/t10k-labels-idx1-ubyte.gz")
+    assert served_name("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz")
+    assert served_name("https://example.com/cifar-10-binary.tar.gz") is None  # unknown host
+    recorder = Recorder("s.py", [])
+    network = OfflineNetwork(recorder)  # not installed: the test process keeps its urllib
+    target = tmp_path / "cifar-10-binary.tar.gz"
+    path, headers = network.urlretrieve(
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", target
+    )
+    with tarfile.open(path, "r:gz") as archive:
+        names = archive.getnames()
+    assert "cifar-10-batches-bin/data_batch_1.bin" in names
+    assert int(headers["Content-Length"]) == target.stat().st_size
+    labels = "https://storage.googleapis.com/cvdf-datasets/mnist/train-labels-idx1-ubyte.gz"
+    with network.urlopen(labels) as response:
+        assert response.read() == sample_payload("train-labels-idx1-ubyte.gz")
+    with pytest.raises(OfflineError) as info:
+        network.urlopen("https://example.com/weights.h5")
+    assert "https://example.com/weights.h5" in str(info.value)
+    assert any("refused `https://example.com/weights.h5`" in n for n in recorder.network)
 
 
 def test_cap_zero_skips_loop_bodies_and_keeps_line_numbers():
@@ -410,7 +499,7 @@ def test_shims_serve_tf1_api_contrib_and_input_data(tmp_path):
     ]:
         assert re.search(rf"\| `{re.escape(path)}` \| `{re.escape(served_by)}", report), path
     assert "## Requested but not bridged" in report
-    assert "| `tf.contrib.learn` |" in report and "tf.estimator or Keras" in report
+    assert "| `tf.contrib.learn` |" in report and "Keras (`model.compile`" in report
     assert "| `tf.no_such_api` |" in report
 
 
@@ -429,7 +518,7 @@ def test_unknown_contrib_attribute_fails_naming_it(tmp_path):
     block = traceback_block(result.stderr)
     assert 'uses_learn.py", line 4, in <module>' in block
     assert "UnsupportedAPIError: tf.contrib.learn is not bridged by legacy_tf1.run" in block
-    assert "tf.estimator or Keras" in block
+    assert "its successor tf.estimator in TF 2.16" in block
     assert "legacy_tf1/shims" not in block  # the proxy's own frame is trimmed
     report = (tmp_path / "r.md").read_text(encoding="utf-8")
     assert "failure: **unbridged API**" in report
@@ -502,6 +591,46 @@ EXAMPLE_APIS = {
         "tf.train.Saver",
     ],
 }
+
+
+SLEEPER = """
+import time
+print("READY", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_timeout_writes_the_report_marked_incomplete(tmp_path):
+    write_script(tmp_path, "sleeper.py", SLEEPER)
+    result = run_runner(["--timeout", "1", "--report", "r.md", "sleeper.py"], tmp_path, timeout=60)
+    assert result.returncode == 124, result.stderr
+    report = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "result: **incomplete** (exit code 124)" in report
+    assert "--timeout 1 s expired" in report
+
+
+def test_sigterm_writes_the_report_marked_incomplete(tmp_path):
+    write_script(tmp_path, "sleeper.py", SLEEPER)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "legacy_tf1.run", "--report", "r.md", "sleeper.py"],
+        cwd=tmp_path,
+        env=runner_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "READY"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, stderr
+    report = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "result: **incomplete** (exit code 143)" in report and "SIGTERM" in report
 
 
 QUEUE_SCRIPT = """

@@ -8,8 +8,10 @@ Modules:
 * ``cifar10_tutorial``: the ``cifar10`` / ``cifar10_input`` tutorial modules, offline;
 * ``bridges``: TF1 mode and the tf_slim-on-TF-2.21 patches (process-wide);
 * ``importer``: the script's ``__import__`` and the finder for its own modules;
-* ``loops``: ``--cap-loops`` (AST rewrite of ``for ... in range(...)``);
-* ``interrupt``: Ctrl-C that cannot hang on a blocked ``Session.run``;
+* ``loops``: ``--cap-loops`` (AST rewrite of ``for ... in range(...)`` and ``while``);
+* ``numpy_compat``: the numpy 1 names numpy 2 removed, for the script only;
+* ``offline``: ``--sample-data`` downloads (dataset URLs served, other network refused);
+* ``interrupt``: Ctrl-C / SIGTERM / ``--timeout`` that cannot hang on a blocked ``Session.run``;
 * ``failures``: failure classification and traceback trimming;
 * ``report`` / ``replacements``: the migration report and its TF2 replacements.
 

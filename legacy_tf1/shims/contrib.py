@@ -27,7 +27,8 @@ from legacy_tf1.shims.tf_module import ModuleNamespace, Resolved, TableNamespace
 
 # Replacement suggestions for the contrib modules we do not serve.
 CONTRIB_SUGGESTIONS: dict[str, str] = {
-    "learn": "use tf.estimator or Keras (`model.fit`); contrib.learn was removed in TF 2.0",
+    "learn": "use Keras (`model.compile` + `model.fit`); contrib.learn was removed in TF 2.0 "
+    "and its successor tf.estimator in TF 2.16",
     "data": "use tf.data (contrib.data moved there in TF 1.4)",
     "eager": "eager execution is the TF2 default; use tf.GradientTape / tf.function",
     "distributions": "use tensorflow_probability (`tfp.distributions`)",
@@ -44,7 +45,7 @@ CONTRIB_SUGGESTIONS: dict[str, str] = {
     "image": "use tf.image (and keras.layers preprocessing layers)",
     "losses": "use tf.compat.v1.losses or keras.losses",
     "metrics": "use keras.metrics or tf.compat.v1.metrics",
-    "estimator": "use tf.estimator (removed in TF 2.16) or Keras",
+    "estimator": "use Keras (`model.fit`): tf.estimator was removed in TF 2.16",
     "predictor": "load a SavedModel with tf.saved_model.load",
     "quantize": "use the TensorFlow Model Optimization Toolkit",
     "cudnn_rnn": "use keras.layers.LSTM / GRU (they pick cuDNN kernels automatically)",

@@ -8,8 +8,17 @@ A failure is one of:
 * **script bug**: raised in the script's own code (its file or a module in
   its directory) and not the above, e.g. seed003's
   ``AttributeError: 'Net' object has no attribute 'acc'``;
+* **missing module**: an ``import`` of a module that is not installed (in the
+  script's line or inside a library it imports);
+* **network access**: ``--sample-data`` refused a download it cannot serve;
 * **other**: raised inside TensorFlow or another library (a data problem, a
   shape error, a TF2 behaviour difference ...).
+
+Whatever the kind, the location given is the script's own innermost frame
+(the line of the script that called into the library or did the import);
+where the error came from inside a library, the explanation says where.
+The import hook's frames and Python's ``<frozen importlib...>`` frames are
+dropped from the printed traceback, as Python drops its own.
 """
 
 from __future__ import annotations
@@ -20,12 +29,21 @@ import types
 from collections.abc import Iterator
 
 from legacy_tf1.shims.errors import UnsupportedAPIError, UnsupportedImportError
-from legacy_tf1.shims.report import OTHER, SCRIPT_BUG, UNBRIDGED_API, Failure
+from legacy_tf1.shims.offline import OfflineError
+from legacy_tf1.shims.report import (
+    MISSING_MODULE,
+    NETWORK,
+    OTHER,
+    SCRIPT_BUG,
+    UNBRIDGED_API,
+    Failure,
+)
 from legacy_tf1.shims.tf_module import ModuleProxy
 
 _RUNNER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _RUNNER_FILES = (os.path.join(_RUNNER_DIR, "run.py"), os.path.join(_RUNNER_DIR, "shims") + os.sep)
 _TF_PREFIXES = ("tensorflow", "tf_slim", "tf_keras", "keras")
+_IMPORTER = os.path.join(_RUNNER_DIR, "shims", "importer.py")
 
 
 class ScriptFiles:
@@ -73,7 +91,7 @@ def trim_traceback(error: BaseException, files: ScriptFiles) -> types.TracebackT
     if isinstance(error, SyntaxError) and error.filename and error.filename in files:
         return None  # as Python prints it: the offending line, no frames
     start = next((i for i, tb in enumerate(frames) if tb.tb_frame.f_code.co_filename in files), 0)
-    frames = frames[start:]
+    frames = [tb for tb in frames[start:] if not _is_import_machinery(tb)] or frames[start:]
     if isinstance(error, UnsupportedAPIError | UnsupportedImportError):
         while len(frames) > 1 and _is_runner(
             os.path.abspath(frames[-1].tb_frame.f_code.co_filename)
@@ -81,8 +99,14 @@ def trim_traceback(error: BaseException, files: ScriptFiles) -> types.TracebackT
             frames.pop()
     if not frames:
         return None
-    frames[-1].tb_next = None
+    for current, following in zip(frames, [*frames[1:], None], strict=True):
+        current.tb_next = following
     return frames[0]
+
+
+def _is_import_machinery(tb: types.TracebackType) -> bool:
+    filename = tb.tb_frame.f_code.co_filename
+    return filename.startswith("<frozen importlib") or os.path.abspath(filename) == _IMPORTER
 
 
 def print_script_traceback(error: BaseException, files: ScriptFiles, stream) -> None:
@@ -91,12 +115,24 @@ def print_script_traceback(error: BaseException, files: ScriptFiles, stream) -> 
     traceback.print_exception(type(error), error, error.__traceback__, file=stream)
 
 
-def _location(error: BaseException) -> str:
+def _location(error: BaseException, files: ScriptFiles | None = None) -> str:
+    """``file:line`` of the script's innermost frame (else of the innermost frame)."""
     frames = list(_frames(error.__traceback__))
+    if files is not None:
+        own = [tb for tb in frames if tb.tb_frame.f_code.co_filename in files]
+        frames = own or frames
     if not frames:
         return "?"
     last = frames[-1]
     return f"{last.tb_frame.f_code.co_filename}:{last.tb_lineno}"
+
+
+def _raised_in(error: BaseException, files: ScriptFiles) -> str:
+    """Where a library raised ``error``, or "" when the script's own line did."""
+    frames = [tb for tb in _frames(error.__traceback__) if not _is_import_machinery(tb)]
+    if not frames or frames[-1].tb_frame.f_code.co_filename in files:
+        return ""
+    return _location(error)
 
 
 def _innermost_in_script(error: BaseException, files: ScriptFiles) -> bool:
@@ -126,8 +162,16 @@ def _defined_in_script(obj: object, files: ScriptFiles) -> bool:
 def classify(error: BaseException, files: ScriptFiles) -> Failure:
     """Why the script failed (see the module docstring)."""
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
-    location = _location(error)
+    location = _location(error, files)
     for link in _chain(error):
+        if isinstance(link, OfflineError):
+            return Failure(
+                NETWORK,
+                text,
+                location,
+                f"the script (or a module it imports) fetched `{link.url}`; --sample-data serves "
+                "only the MNIST and CIFAR-10 downloads offline: put the file in place beforehand",
+            )
         if isinstance(link, UnsupportedAPIError | UnsupportedImportError):
             return Failure(
                 UNBRIDGED_API,
@@ -152,14 +196,32 @@ def classify(error: BaseException, files: ScriptFiles) -> Failure:
             f"`{getattr(obj, '__name__', '?')}.{error.name}` does not exist under TF1 mode on "
             "TensorFlow 2.21 and the runner has no shim for it",
         )
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        return _missing_module(error, files, text, location)
     if _innermost_in_script(error, files):
         return _script_failure(error, obj, files, text, location)
     return Failure(
         OTHER,
         text,
         location,
-        "raised inside TensorFlow or another library, not by the script's own line: check the "
-        "data, shapes and the TF1-vs-TF2 behaviour notes",
+        f"raised inside TensorFlow or another library (at `{_raised_in(error, files)}`), "
+        "called from the script's line above: check the data, shapes and the TF1-vs-TF2 "
+        "behaviour notes",
+    )
+
+
+def _missing_module(
+    error: ModuleNotFoundError, files: ScriptFiles, text: str, location: str
+) -> Failure:
+    top = error.name.partition(".")[0]
+    inside = _raised_in(error, files)
+    via = f" (imported by a library, at `{inside}`)" if inside else ""
+    return Failure(
+        MISSING_MODULE,
+        text,
+        location,
+        f"module `{error.name}`{via} is not installed in this environment: install the "
+        f"package that provides `{top}` (e.g. `pip install {top}`); not a runner or script bug",
     )
 
 

@@ -13,6 +13,7 @@ normal import machinery and sees the real modules.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib.abc
 import importlib.machinery
 import os
@@ -24,6 +25,7 @@ from legacy_tf1.shims import bridges
 from legacy_tf1.shims.errors import UnsupportedAPIError, UnsupportedImportError
 from legacy_tf1.shims.report import Recorder
 from legacy_tf1.shims.tf_module import (
+    ESTIMATOR_SUGGESTION,
     ModuleNamespace,
     ModuleProxy,
     Resolved,
@@ -44,14 +46,24 @@ TF_FAMILY = frozenset(
 class ShimRuntime:
     """Per-run state of the shims: the recorder, the lazily built modules, TF1 mode."""
 
-    def __init__(self, recorder: Recorder, script_dir: str) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        script_dir: str,
+        *,
+        cap_loops: int | None = None,
+        offline: Any = None,
+    ) -> None:
         self.recorder = recorder
+        self.cap_loops = cap_loops
+        self.offline = offline  # offline.OfflineNetwork under --sample-data
         self.script_dir = os.path.abspath(script_dir)
         self._real_import = builtins.__import__
         self._tf: types.ModuleType | None = None
         self._tf_proxy: ModuleProxy | None = None
         self._tf_slim: types.ModuleType | None = None
         self._tutorial: dict[str, ModuleProxy] = {}
+        self._numpy: types.ModuleType | None = None
         self.builtins = dict(vars(builtins))
         self.builtins["__import__"] = self.import_module
 
@@ -61,6 +73,12 @@ class ShimRuntime:
         """TensorFlow in TF1 mode (imported on first need, so plain scripts start fast)."""
         if self._tf is None:
             self._tf = bridges.activate_tf1()
+            bridges.enable_soft_placement(self.recorder)
+            bridges.record_dataset_iterators(self.recorder)
+            if self.cap_loops is not None:
+                bridges.bound_stop_at_step_hook(self.cap_loops, self.recorder)
+            if self.offline is not None:
+                self.offline.patch_tf_keras()
             self.recorder.tf1_mode = True
         return self._tf
 
@@ -160,6 +178,27 @@ class ShimRuntime:
                 sys.modules[module.__name__] = proxy
         return self._tutorial[name]
 
+    def numpy_proxy(self) -> types.ModuleType:
+        """The ``numpy`` the script sees: the real one plus the names numpy 2 removed."""
+        if self._numpy is None:
+            from legacy_tf1.shims.numpy_compat import NumpyProxy
+
+            self._numpy = NumpyProxy(self.recorder)
+        return self._numpy
+
+    def _from_numpy(self, fromlist: tuple | list) -> Any:
+        # `from numpy import float`: the proxy answers names numpy removed; the rest
+        # (sub-modules such as numpy.random) come from the real package.
+        real = self._real_import("numpy", None, None, fromlist, 0)
+        proxy = self.numpy_proxy()
+        view = types.ModuleType("numpy")
+        view.__dict__.update(vars(real))
+        for item in fromlist:
+            # A name neither has stays unset: the import statement raises its ImportError.
+            with contextlib.suppress(AttributeError):
+                setattr(view, item, getattr(proxy, item))
+        return view
+
     def script_provides(self, name: str) -> bool:
         """Whether the script's directory has its own module ``name``."""
         spec = importlib.machinery.PathFinder.find_spec(name, [self.script_dir])
@@ -180,8 +219,14 @@ class ShimRuntime:
             top = name.partition(".")[0]
             if top == "tensorflow":
                 return self._import_tensorflow(name, fromlist)
+            if top == "tensorflow_estimator":
+                raise UnsupportedImportError(name, ESTIMATOR_SUGGESTION)
             if top in TUTORIAL_MODULES and not self.script_provides(top):
                 return self._import_tutorial(name, fromlist)
+            if name == "numpy" and not fromlist:
+                return self.numpy_proxy()  # `import numpy as np`: numpy 1 names bridged
+            if name == "numpy" and "*" not in fromlist:
+                return self._from_numpy(fromlist)
             if top == "tf_slim":
                 self.tf_slim()
             elif top in TF_FAMILY:

@@ -21,7 +21,10 @@ from legacy_tf1.shims.replacements import REPLACEMENTS, replacement_for
 SCRIPT_BUG = "script bug"
 UNBRIDGED_API = "unbridged API"
 OTHER = "other"
+MISSING_MODULE = "missing module"
+NETWORK = "network access"
 INTERRUPTED = "interrupted"
+INCOMPLETE = "incomplete"
 
 # How TF2 relates to a legacy API at the same path.
 SAME = "same"  # TF2 has the very same object: nothing to migrate
@@ -55,6 +58,7 @@ class LoopCap:
     entered: int = 0
     truncated: int = 0
     longest_requested: int | None = None
+    most_run: int = 0  # the most iterations one entry of the loop ran
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Outcome:
     """How the run ended."""
 
     exit_code: int
-    status: str  # "completed", "exited", "failed", "interrupted"
+    status: str  # "completed", "exited", "failed", "interrupted", "incomplete"
     seconds: float
     failure: Failure | None = None
 
@@ -88,6 +92,9 @@ class Recorder:
         self.loops: dict[int, LoopCap] = {}
         self.data_notes: list[str] = []
         self.bridges: dict[str, str] = {}
+        self.numpy: dict[str, str] = {}
+        self.session_caps: list[str] = []
+        self.network: list[str] = []
         self.outcome: Outcome | None = None
         self.tf1_mode = False  # set when the runner imported TensorFlow in TF1 mode
         self._lock = threading.Lock()
@@ -117,8 +124,16 @@ class Recorder:
             loop.entered += 1
             if requested is not None:
                 loop.longest_requested = max(loop.longest_requested or 0, requested)
+                loop.most_run = max(loop.most_run, min(requested, loop.cap))
                 if requested > loop.cap:
                     loop.truncated += 1
+
+    def loop_ran(self, lineno: int, iterations: int, stopped: bool) -> None:
+        """A capped ``while`` loop ran ``iterations`` times; ``stopped``: the cap ended it."""
+        with self._lock:
+            loop = self.loops.setdefault(lineno, LoopCap(lineno, "", 0))
+            loop.most_run = max(loop.most_run, iterations)
+            loop.truncated += int(stopped)
 
     def note_data(self, message: str) -> None:
         """Record sample data written on the script's behalf."""
@@ -129,6 +144,24 @@ class Recorder:
         """Record a runtime bridge (a patch of TF/tf_slim internals) that was installed."""
         with self._lock:
             self.bridges.setdefault(name, description)
+
+    def numpy_bridge(self, name: str, removed_in: str, replacement: str) -> None:
+        """Record a numpy 1 API the script used that the installed numpy removed."""
+        with self._lock:
+            self.numpy.setdefault(
+                name, f"removed in numpy {removed_in}, bridged (numpy 2: {replacement})"
+            )
+
+    def cap_session(self, message: str) -> None:
+        """Record a session-driven loop bound that ``--cap-loops`` applied."""
+        with self._lock:
+            if message not in self.session_caps:
+                self.session_caps.append(message)
+
+    def note_network(self, message: str) -> None:
+        """Record a download served from the sample, or network access refused."""
+        with self._lock:
+            self.network.append(message)
 
     def legacy_apis(self) -> list[ApiUse]:
         """APIs that need a change for TF2, in first-use order."""
@@ -157,7 +190,7 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 
 def _status_line(outcome: Outcome | None) -> str:
     if outcome is None:
-        return "did not finish (the runner stopped before the script ended)"
+        return "**incomplete**: did not finish (the runner stopped before the script ended)"
     text = f"**{outcome.status}** (exit code {outcome.exit_code}) after {outcome.seconds:.1f} s"
     if outcome.failure is not None:
         text += f"; failure: **{outcome.failure.kind}**"
@@ -180,7 +213,12 @@ def render_markdown(recorder: Recorder) -> str:
     lines += _legacy_section(recorder)
     lines += _unchanged_section(recorder)
     lines += _refused_section(recorder)
+    lines += _list_section(
+        "numpy 1 APIs bridged", [f"{_code(k)}: {v}" for k, v in recorder.numpy.items()]
+    )
     lines += _loops_section(recorder)
+    lines += _list_section("Session loops bounded (--cap-loops)", recorder.session_caps)
+    lines += _list_section("Network (--sample-data)", recorder.network)
     lines += _list_section("Sample data written", recorder.data_notes)
     lines += _list_section(
         "Runtime bridges installed",
@@ -253,7 +291,7 @@ def _loops_section(recorder: Recorder) -> list[str]:
                 _code(loop.source),
                 str(loop.entered),
                 requested,
-                f"{min(loop.cap, loop.longest_requested or 0)} (cap {loop.cap})",
+                f"{loop.most_run} (cap {loop.cap})",
             )
         )
     header = ("line", "loop", "times entered", "iterations asked", "iterations run")
@@ -274,7 +312,9 @@ def render_short(recorder: Recorder, report_path: str | None) -> str:
     lines = [f"{prefix} {name}: {_status_line(outcome).replace('**', '')}"]
     if outcome is not None and outcome.failure is not None:
         failure = outcome.failure
-        where = failure.explanation if failure.kind == INTERRUPTED else failure.location
+        where = (
+            failure.explanation if failure.kind in (INTERRUPTED, INCOMPLETE) else failure.location
+        )
         lines.append(f"{prefix}   {failure.kind}: {failure.exception} ({where})")
     uses = recorder.legacy_apis()
     shown = ", ".join(use.path for use in uses[:_SHORT_LIST])
@@ -285,7 +325,7 @@ def render_short(recorder: Recorder, report_path: str | None) -> str:
     truncated = [loop for loop in recorder.loops.values() if loop.truncated]
     if recorder.loops:
         lines.append(
-            f"{prefix}   loops capped: {len(truncated)} of {len(recorder.loops)} range loops shortened"
+            f"{prefix}   loops capped: {len(truncated)} of {len(recorder.loops)} loops shortened"
         )
     if report_path:
         lines.append(f"{prefix}   report: {report_path}")

@@ -193,11 +193,23 @@ def tf2_lookup_for(tf2_module: types.ModuleType) -> Callable[[str], Any]:
     return lookup
 
 
+ESTIMATOR_SUGGESTION = (
+    "tf.estimator was removed in TensorFlow 2.16 (tf.compat.v1 lost it too), so "
+    "Estimator scripts cannot run on TF 2.21. Way forward: rewrite model_fn as a Keras model "
+    "and train with `model.compile(...)` + `model.fit(dataset)` / `model.evaluate` "
+    "(input_fn becomes a tf.data.Dataset; hooks become Keras callbacks), or start from this "
+    "project's Keras ports (`python -m tf2_port train MODEL`, docs/tf2_port.md); "
+    "pin TensorFlow <= 2.15 to keep running the Estimator as it is"
+)
+
+
 def _missing_tf(path: str) -> UnsupportedAPIError:
+    if path == "tf.estimator" or path.startswith("tf.estimator."):
+        return UnsupportedAPIError(path, ESTIMATOR_SUGGESTION)
     return UnsupportedAPIError(
         path,
-        "TensorFlow 2.21's tf.compat.v1 has no such name; check the TF 1.x release it "
-        "came from (it may have been removed before TF 1.15) or use the TF2 API",
+        "TensorFlow 2.21's tf.compat.v1 has no such name: it was removed before TF 1.15 "
+        "(e.g. `tf.mul`, `tf.scalar_summary`) or lived in tf.contrib; use the TF2 API",
     )
 
 
