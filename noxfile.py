@@ -151,8 +151,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def seeds(session: nox.Session) -> None:
+    """The seed study (hours; resumable): `-- run [--models M ...] [--seeds N ...]` or `-- report`."""
+    _install(session)
+    session.run("python", "-m", "parity.seeds", *(session.posargs or ["run"]))
+
+
+@nox.session(python=PYTHON, default=False)
 def parity(session: nox.Session) -> None:
-    """Equivalence suite with accuracy runs: reports/parity.{md,png} (<= 40 min on 2 cores)."""
+    """Checks and the accuracy screen: reports/parity.{md,png} (the main job's second half)."""
     _install(session)
     session.chdir(ROOT)
     # Accuracy, checks and reports: see parity/__main__.py; posargs pick models or --fast.
