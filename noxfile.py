@@ -42,14 +42,14 @@ def _install(session: nox.Session, extras: str = "test") -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the default test suite (no slow accuracy runs)."""
-    _install(session)
+    _install(session, extras="test,plots")  # the report tests draw parity.png
     session.run("pytest", "-m", "not slow", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def slow(session: nox.Session) -> None:
     """Run only the slow tests (long training runs)."""
-    _install(session)
+    _install(session, extras="test,plots")
     session.run("pytest", "-m", "slow", *session.posargs)
 
 
@@ -160,7 +160,7 @@ def seeds(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def parity(session: nox.Session) -> None:
     """Checks and the accuracy screen: reports/parity.{md,png} (the main job's second half)."""
-    _install(session)
+    _install(session, extras="test,plots")  # matplotlib draws reports/parity.png
     session.chdir(ROOT)
     # Accuracy, checks and reports: see parity/__main__.py; posargs pick models or --fast.
     session.run("python", "-m", "parity", *(session.posargs or ["--full"]))

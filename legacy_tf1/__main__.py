@@ -10,9 +10,9 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 
+from formats import quiet
 from legacy_tf1 import registry
 
 EXIT_USAGE, EXIT_DATA, EXIT_CHECKPOINT, EXIT_INTERRUPTED = 2, 3, 4, 130
@@ -131,11 +131,14 @@ def parser() -> argparse.ArgumentParser:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    quiet.add_verbose_flag(top)
     sub = top.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_eval(sub)
     _add_bench(sub)
     sub.add_parser("list", help="list the models and their originals")
+    for command in sub.choices.values():
+        quiet.add_verbose_flag(command)
     return top
 
 
@@ -234,18 +237,12 @@ def _run_list(_args) -> int:
 _COMMANDS = {"train": _run_train, "eval": _run_eval, "bench": _run_bench, "list": _run_list}
 
 
-def _quiet_tensorflow() -> None:
-    """Hide TF's C++ info lines and deprecation warnings: the originals' APIs are deprecated by design."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = parser().parse_args(argv)
-    _quiet_tensorflow()
+    # After parsing, so --help and usage errors cost no TensorFlow start-up; the
+    # originals' APIs are deprecated by design, so their notices are hidden too.
+    quiet.toolkit_startup(verbose=quiet.verbose_requested(args))
     from formats.errors import DataDirError, FormatError
     from legacy_tf1.api import CheckpointError
     from legacy_tf1.core import OptionError

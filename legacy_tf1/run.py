@@ -28,6 +28,7 @@ import tokenize
 import types
 from pathlib import Path
 
+from formats import quiet
 from legacy_tf1.shims import interrupt
 from legacy_tf1.shims.failures import ScriptFiles, classify, print_script_traceback
 from legacy_tf1.shims.importer import ScriptDirFinder, ShimRuntime
@@ -380,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the Markdown migration report to FILE (only overwrites an earlier report)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's C++ start-up log lines (hidden by default; the script's own "
+        "output, warnings and errors are always shown)",
+    )
     parser.add_argument("script", metavar="SCRIPT", help="the TF1 Python script to run")
     parser.add_argument(
         "script_args", nargs=argparse.REMAINDER, metavar="...", help="arguments for the script"
@@ -410,6 +418,7 @@ def _non_negative(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the script, return the exit code."""
     parsed = build_parser().parse_args(argv)
+    quiet.configure(verbose=parsed.verbose)
     options = RunOptions(
         script=parsed.script,
         args=tuple(parsed.script_args),

@@ -6,7 +6,8 @@ optimizer steps (free-running and re-synced), resume, and the set-up checks
 every model. ``--full`` adds the accuracy screen (parity/accuracy.py,
 criterion in parity/criterion.py) on the models of
 ``accuracy.SCREEN_MODELS``, or on the models named. Writes ``DIR/parity.md``
-(and ``DIR/parity.png`` with ``--full``), prints a summary table and the wall
+(and, with ``--full``, ``DIR/parity.png`` and TensorBoard events of both sides
+under ``DIR/tensorboard/MODEL/{legacy,port}``), prints a summary table and the wall
 time. Exit status 1 when any check or accuracy criterion fails.
 """
 
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from formats import quiet
 from parity import tolerances
 
 
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "failing beyond a 3-point gap (the main job; equivalence over seeds is "
         "`python -m parity.seeds`)",
     )
+    quiet.add_verbose_flag(parser)
     parser.add_argument("--reports", default="reports", help="report directory (default: reports)")
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps compared (20)")
     parser.add_argument(
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the checks (and with --full the accuracy runs); write the reports."""
     args = _parser().parse_args(argv)
     began = time.monotonic()
+    # After parsing: --help and usage errors cost no TensorFlow start-up.
+    quiet.toolkit_startup(verbose=quiet.verbose_requested(args))
     from parity import accuracy, checks, report
 
     models = args.models or list(tolerances.MODEL_NAMES)
@@ -89,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(row.detail, flush=True)
         if args.full:
             for name in args.models or accuracy.SCREEN_MODELS:
-                results.append(
-                    accuracy.run_accuracy(
-                        name, os.path.join(work, f"acc_{name}"), seed=args.seed, log=sys.stdout
-                    )
+                result = accuracy.run_accuracy(
+                    name, os.path.join(work, f"acc_{name}"), seed=args.seed, log=sys.stdout
                 )
+                results.append(result)
+                tensorboard = os.path.join(args.reports, "tensorboard")
+                for run in accuracy.write_tensorboard(result, tensorboard):
+                    print(f"TensorBoard events: {run}", flush=True)
     seconds = time.monotonic() - began
     command = "python -m parity " + " ".join(argv if argv is not None else sys.argv[1:])
     md_path, png_path = report.write_reports(

@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -278,3 +280,57 @@ def _port_batch(name, port: PortSide, images, labels, to_port):
     classes = 10
     port_labels = np.eye(classes, dtype=np.float32)[ids] if port.spec.labels == "one_hot" else ids
     return Batch(images, labels, np.asarray(to_port(images), np.float32), port_labels)
+
+
+# ---- TensorBoard ---------------------------------------------------------------------------
+
+TENSORBOARD_SIDES = ("legacy", "port")
+
+
+def write_tensorboard(result: AccuracyResult, directory: str) -> list[str]:
+    """Write both sides' curves as TensorBoard scalars; return the two run directories.
+
+    ``directory/<model>/legacy`` and ``.../port`` get the tags ``loss`` (every
+    training step) and ``accuracy`` (each evaluation point, in [0, 1]), so
+    ``tensorboard --logdir directory`` overlays the two sides per model. Each
+    run directory is written aside and then swapped in, replacing the previous
+    run's, so TensorBoard never mixes two runs. Skipped runs write nothing.
+    """
+    if result.steps is None:
+        return []
+    written = []
+    for side in TENSORBOARD_SIDES:
+        target = os.path.join(directory, result.model, side)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix=f".{side}.", dir=os.path.dirname(target))
+        try:
+            _write_curve(getattr(result, side), scratch)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            os.replace(scratch, target)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        written.append(target)
+    return written
+
+
+def _write_curve(curve: Curve, logdir: str) -> None:
+    """One side's losses and accuracies as scalar events in ``logdir``."""
+    import tensorflow as tf
+
+    from tf2_port.train import write_scalars
+
+    writer = tf.summary.create_file_writer(logdir)
+    previous_step = tf.summary.experimental.get_step()
+    try:
+        with writer.as_default():
+            for step, loss in enumerate(curve.losses, start=1):
+                tf.summary.experimental.set_step(step)
+                write_scalars(loss=loss)
+            for step, accuracy in zip(curve.eval_steps, curve.accuracies, strict=True):
+                tf.summary.experimental.set_step(step)
+                write_scalars(accuracy=accuracy)
+    finally:
+        tf.summary.experimental.set_step(previous_step)
+        writer.close()

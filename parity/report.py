@@ -1,21 +1,20 @@
 """reports/parity.md (model x check x max difference x tolerance x pass) and reports/parity.png.
 
-matplotlib is not a dependency, so the PNG is drawn by a tiny numpy
-rasteriser (frames, polylines, a 5x7 pixel font) and written with zlib.
-Layout of parity.png: a legend line, then one column per trained model (in
-registry order, named above it); top row the training loss (window means,
-log10 scale, min and max written in the panel), bottom row the test accuracy
-at the evaluation points on a fixed 50-100 % scale, with the floor as a grey
-line; legacy in blue (thick), port in orange (thin, on top).
+parity.png is drawn with matplotlib (Agg backend), an optional extra
+(``pip install '.[plots]'``; the nox sessions install it): without it the
+figure is skipped and parity.md says so. Layout: one column per trained
+model; top the training loss against the step (window means, log scale),
+bottom the test accuracy at the evaluation points with the floor as a dashed
+reference line; legacy and port in each panel, the screen criterion in the
+title. The same curves go to TensorBoard (parity.accuracy.write_tensorboard).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import struct
 import tempfile
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,18 +22,12 @@ import numpy as np
 from parity.accuracy import AccuracyResult
 from parity.checks import CheckRow
 from parity.criterion import SCREEN_MARGIN_POINTS
-from parity.glyphs import HEIGHT as TEXT_HEIGHT
-from parity.glyphs import draw_text
 
-LEGACY_COLOUR = (31, 119, 180)
-PORT_COLOUR = (255, 127, 14)
-FRAME_COLOUR = (90, 90, 90)
-FLOOR_COLOUR = (170, 170, 170)
-TEXT_COLOUR = (0, 0, 0)
-PANEL = (240, 160)
-MARGIN = 12
-TITLE = TEXT_HEIGHT + 6  # a text line above each panel
-ACCURACY_RANGE = (0.5, 1.0)
+# Figure geometry: inches per model column and in height, at DPI dots per inch.
+COLUMN_INCHES = 4.5
+HEIGHT_INCHES = 7.0
+DPI = 100
+SIDE_STYLES = (("legacy", "tab:blue", 2.5), ("port", "tab:orange", 1.2))
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -110,8 +103,9 @@ def markdown(
     *,
     command: str,
     seconds: float,
+    curves_note: str = "",
 ) -> str:
-    """The whole reports/parity.md."""
+    """The whole reports/parity.md; ``curves_note`` says where the curves are."""
     parts = [
         "# Parity report",
         "",
@@ -139,62 +133,16 @@ def markdown(
             "",
             accuracy_table(results),
             "",
-            "Curves: reports/parity.png (columns = models above, top = training loss, "
-            "bottom = test accuracy; blue legacy, orange port).",
+            curves_note,
         ]
     return "\n".join(parts) + "\n"
 
 
-# ---- PNG -----------------------------------------------------------------------------------
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """An RGB uint8 ``[height, width, 3]`` array as PNG file bytes."""
-    height, width, _ = image.shape
-    raw = b"".join(b"\x00" + image[row].tobytes() for row in range(height))
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _draw_polyline(canvas, xs, ys, box, ranges, colour, thickness):
-    """Draw (xs, ys) scaled from ``ranges`` into the pixel ``box`` (left, top, w, h)."""
-    left, top, width, height = box
-    (x0, x1), (y0, y1) = ranges
-    px = left + (np.asarray(xs, float) - x0) / max(x1 - x0, 1e-12) * (width - 1)
-    py = top + (1 - (np.asarray(ys, float) - y0) / max(y1 - y0, 1e-12)) * (height - 1)
-    if len(px) == 1:
-        px, py = np.repeat(px, 2), np.repeat(py, 2)
-    for ax, ay, bx, by in zip(px[:-1], py[:-1], px[1:], py[1:], strict=True):
-        count = int(max(abs(bx - ax), abs(by - ay))) + 2
-        for t in np.linspace(0.0, 1.0, count):
-            cx, cy = ax + t * (bx - ax), ay + t * (by - ay)
-            r0, c0 = int(round(cy)), int(round(cx))
-            canvas[
-                max(r0 - thickness // 2, top) : min(r0 + thickness - thickness // 2, top + height),
-                max(c0 - thickness // 2, left) : min(c0 + thickness - thickness // 2, left + width),
-            ] = colour
-
-
-def _frame(canvas, box):
-    left, top, width, height = box
-    canvas[top, left : left + width] = FRAME_COLOUR
-    canvas[top + height - 1, left : left + width] = FRAME_COLOUR
-    canvas[top : top + height, left] = FRAME_COLOUR
-    canvas[top : top + height, left + width - 1] = FRAME_COLOUR
+# ---- figure --------------------------------------------------------------------------------
 
 
 def _smooth(values: Sequence[float], points: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Window means so that a 10000-step loss curve stays readable."""
+    """Window means (at each window's last step) so a 10000-step loss curve stays readable."""
     values = np.asarray(values, float)
     size = max(1, len(values) // points)
     usable = len(values) // size * size
@@ -202,60 +150,85 @@ def _smooth(values: Sequence[float], points: int = 200) -> tuple[np.ndarray, np.
     return (np.arange(len(means)) + 1) * size, means
 
 
-def _loss_panel(canvas, box, result: AccuracyResult) -> None:
-    """Smoothed training losses of both sides on a log10 scale, min and max labelled."""
-    curves = [_smooth(c.losses) for c in (result.legacy, result.port)]
-    logs = [np.log10(np.maximum(ys, 1e-12)) for _, ys in curves]
-    low = min(float(np.min(v)) for v in logs)
-    high = max(float(np.max(v)) for v in logs)
-    ranges = ((0, result.steps), (low, high if high > low else low + 1.0))
-    for (xs, _), values, colour, thick in zip(
-        curves, logs, (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
-    ):
-        _draw_polyline(canvas, xs, values, box, ranges, colour, thick)
-    left, top, width, height = box
-    draw_text(canvas, f"{10**high:.3g}", left + 4, top + 4, TEXT_COLOUR)
-    draw_text(canvas, f"{10**low:.3g}", left + 4, top + height - 4 - TEXT_HEIGHT, TEXT_COLOUR)
+def trained(results: Sequence[AccuracyResult]) -> list[AccuracyResult]:
+    """The results that have curves to draw (skipped models have none)."""
+    return [r for r in results if r.steps is not None and r.legacy.losses]
 
 
-def _accuracy_panel(canvas, box, result: AccuracyResult) -> None:
-    """Test accuracy at the evaluation points on 50-100 %, with the floor as a grey line."""
-    ranges = ((0, result.steps), ACCURACY_RANGE)
+def figure_pixels(columns: int) -> tuple[int, int]:
+    """(width, height) in pixels of parity.png with ``columns`` model columns."""
+    return round(COLUMN_INCHES * max(1, columns) * DPI), round(HEIGHT_INCHES * DPI)
+
+
+def _loss_axes(axes, result: AccuracyResult) -> None:
+    for side, colour, width in SIDE_STYLES:
+        steps, means = _smooth(getattr(result, side).losses)
+        axes.plot(steps, means, color=colour, linewidth=width, label=side)
+    axes.set_yscale("log")
+    axes.set_title(f"{result.model}: training loss", fontsize=10)
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (window mean, log scale)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="upper right")
+
+
+def _accuracy_axes(axes, result: AccuracyResult) -> None:
+    for side, colour, width in SIDE_STYLES:
+        curve = getattr(result, side)
+        accuracies = 100 * np.asarray(curve.accuracies, float)
+        axes.plot(
+            curve.eval_steps,
+            accuracies,
+            color=colour,
+            linewidth=width,
+            marker="o",
+            markersize=3,
+            label=f"{side} ({100 * curve.final_accuracy:.2f} %)",
+        )
     if result.floor is not None:
-        _draw_polyline(canvas, [0, result.steps], [result.floor] * 2, box, ranges, FLOOR_COLOUR, 1)
-    for curve, colour, thick in zip(
-        (result.legacy, result.port), (LEGACY_COLOUR, PORT_COLOUR), (3, 1), strict=True
-    ):
-        _draw_polyline(canvas, curve.eval_steps, curve.accuracies, box, ranges, colour, thick)
-    left, top, _, height = box
-    draw_text(canvas, "100%", left + 4, top + 4, TEXT_COLOUR)
-    draw_text(canvas, "50%", left + 4, top + height - 4 - TEXT_HEIGHT, TEXT_COLOUR)
+        axes.axhline(
+            100 * result.floor,
+            color="grey",
+            linestyle="--",
+            linewidth=1,
+            label=f"floor {100 * result.floor:.0f} % (reference)",
+        )
+    verdict = "pass" if result.passed else "FAIL"
+    axes.set_title(
+        f"{result.model}: test accuracy\nfinal gap {result.gap_points:.2f} points ({verdict})",
+        fontsize=10,
+    )
+    axes.set_xlabel("step")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_xlim(0, result.steps)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower right")
 
 
-def curves_image(results: Sequence[AccuracyResult]) -> np.ndarray:
-    """The curves figure as an RGB array (see the module doc for the layout)."""
-    trained = [r for r in results if r.steps is not None and r.legacy.losses]
-    columns = max(1, len(trained))
-    width = columns * (PANEL[0] + MARGIN) + MARGIN
-    legend = MARGIN + TEXT_HEIGHT
-    height = legend + 2 * (TITLE + PANEL[1] + MARGIN) + MARGIN
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    draw_text(canvas, "legacy", MARGIN, MARGIN // 2, LEGACY_COLOUR)
-    draw_text(canvas, "port", MARGIN + 48, MARGIN // 2, PORT_COLOUR)
-    draw_text(canvas, "floor", MARGIN + 84, MARGIN // 2, FLOOR_COLOUR)
-    for column, result in enumerate(trained):
-        left = MARGIN + column * (PANEL[0] + MARGIN)
-        loss_top = legend + MARGIN + TITLE
-        accuracy_top = loss_top + PANEL[1] + MARGIN + TITLE
-        draw_text(canvas, f"{result.model} loss (log)", left, loss_top - TITLE, TEXT_COLOUR)
-        draw_text(canvas, "test accuracy", left, accuracy_top - TITLE, TEXT_COLOUR)
-        loss_box = (left, loss_top, *PANEL)
-        accuracy_box = (left, accuracy_top, *PANEL)
-        _frame(canvas, loss_box)
-        _frame(canvas, accuracy_box)
-        _loss_panel(canvas, loss_box, result)
-        _accuracy_panel(canvas, accuracy_box, result)
-    return canvas
+def figure_png(results: Sequence[AccuracyResult]) -> bytes:
+    """parity.png's bytes (see the module doc). Raises ImportError without matplotlib."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    drawn = trained(results)
+    width, height = figure_pixels(len(drawn))
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    grid = figure.subplots(2, max(1, len(drawn)), squeeze=False)
+    for column, result in enumerate(drawn):
+        _loss_axes(grid[0, column], result)
+        _accuracy_axes(grid[1, column], result)
+    figure.suptitle(
+        "Legacy graph vs port, trained in lock step from the same weights\n"
+        f"screen: fail when the final accuracy gap exceeds {SCREEN_MARGIN_POINTS:g} points "
+        "(parity/criterion.py); the floor is a reference line, not a criterion",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # No bbox="tight": the file keeps the size figure_pixels() promises.
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
 
 
 def write_reports(
@@ -266,11 +239,29 @@ def write_reports(
     command: str,
     seconds: float,
 ) -> tuple[str, str | None]:
-    """Write parity.md (and parity.png when there are curves); return their paths."""
+    """Write parity.md (and parity.png when there are curves); return their paths.
+
+    Without matplotlib the figure is skipped, parity.md says so, and the png
+    path returned is None.
+    """
+    png_path, note = None, ""
+    if trained(results):
+        tensorboard = os.path.join(directory, "tensorboard")
+        try:
+            data = figure_png(results)
+        except ImportError as error:
+            note = (
+                f"Curves: figure skipped ({error}; `pip install '.[plots]'` adds matplotlib). "
+                f"TensorBoard: `tensorboard --logdir {tensorboard}`."
+            )
+        else:
+            png_path = os.path.join(directory, "parity.png")
+            write_atomic(png_path, data)
+            note = (
+                f"Curves: {png_path} (columns = models, top = training loss, bottom = test "
+                f"accuracy) and TensorBoard: `tensorboard --logdir {tensorboard}`."
+            )
     md_path = os.path.join(directory, "parity.md")
-    write_atomic(md_path, markdown(rows, results, command=command, seconds=seconds).encode())
-    if not any(r.steps for r in results):
-        return md_path, None
-    png_path = os.path.join(directory, "parity.png")
-    write_atomic(png_path, png_bytes(curves_image(results)))
+    text = markdown(rows, results, command=command, seconds=seconds, curves_note=note)
+    write_atomic(md_path, text.encode())
     return md_path, png_path

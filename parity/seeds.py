@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 
+from formats import quiet
 from parity.claims import append_jsonl, load_jsonl
 
 
@@ -131,12 +132,12 @@ def study_results(path: str, models=TRAINED, steps: int | None = None):
     records = load_jsonl(path)
     results = []
     for model in models:
-        steps = steps or study_steps(model)
+        length = steps or study_steps(model)
         sides = {
             side: [
                 100 * r["accuracy"]
                 for r in records
-                if r["model"] == model and r.get("side", "port") == side and r["steps"] == steps
+                if r["model"] == model and r.get("side", "port") == side and r["steps"] == length
             ]
             for side in RUNNERS
         }
@@ -182,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument(
             "--steps", type=int, help="shortened runs (smoke tests only; default: the schedule)"
         )
+    quiet.add_verbose_flag(parser)
+    for sub in (run, report):
+        quiet.add_verbose_flag(sub)
     args = parser.parse_args(argv)
     if args.command == "run":
+        # Only training needs TensorFlow; `report` reads the JSON lines.
+        quiet.toolkit_startup(verbose=quiet.verbose_requested(args))
         run_study(args.models, args.seeds, args.file, args.data_dir, args.steps)
     results = study_results(args.file, steps=args.steps)
     print(report_table(results))

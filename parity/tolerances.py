@@ -123,9 +123,10 @@ RESNET_MNIST = ParitySpec(
     + (("res2a", "res2a_relu"), ("res2b", "res2b_relu"), ("res2c", "res2c_relu"))
     + _same("pool2")
     + (("flat", "flatten"), ("fc1", "fc1"), ("fc1_drop", "fc1_dropout"), ("logits", "logits")),
-    # Losses of 30-140 at the start (stddev-0.1 weights, no normalisation): two runs whose
-    # gradients differ by 7e-6 separate by ~5e-4 relative at step 4 and by whole units by
-    # step 14, while every re-synced step agrees to 1.4e-5 (steps_synced).
+    # Losses of 20-50 at the start (stddev-0.1 weights, no normalisation; measured in
+    # docs/originals.md): two runs whose gradients differ by 7e-6 separate by ~5e-4
+    # relative at step 4 and by whole units by step 14, while every re-synced step
+    # agrees to 1.4e-5 (steps_synced).
     free_running_steps=3,
     option_map={"eval_batch_size": LegacyOnly("chunks the legacy evaluation feed only")},
 )

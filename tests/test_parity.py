@@ -11,15 +11,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
 
 from parity import checks, tolerances
 from parity.compare import ParityError, Tolerance, assert_close, compare
-from parity.report import accuracy_table, checks_table, png_bytes
+from parity.report import accuracy_table, checks_table
 
 FAST_STEPS = 3
 
@@ -90,20 +88,6 @@ def test_every_tolerance_looser_than_the_guide_has_an_argument():
             tolerance = spec.tolerance(check)
             if tolerance.rtol > guide.rtol or tolerance.atol > guide.atol:
                 assert len(tolerance.argument) > 30, (spec.name, check)
-
-
-def test_png_writer_round_trips():
-    image = np.zeros((3, 4, 3), np.uint8)
-    image[1, 2] = (10, 20, 30)
-    data = png_bytes(image)
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (4, 3)
-    start = data.index(b"IDAT") + 4
-    length = struct.unpack(">I", data[start - 8 : start - 4])[0]
-    raw = zlib.decompress(data[start : start + length])
-    rows = np.frombuffer(raw, np.uint8).reshape(3, 1 + 4 * 3)
-    assert rows[1, 1 + 2 * 3 : 1 + 3 * 3].tolist() == [10, 20, 30]
 
 
 def test_gap_standard_error_counts_only_discordant_test_images():
@@ -335,15 +319,3 @@ def test_student_t_quantile_matches_tables():
     # Standard table values of t(0.95, dof).
     for dof, value in ((4, 2.132), (8, 1.860), (30, 1.697)):
         assert student_t_quantile(0.95, dof) == pytest.approx(value, abs=2e-3)
-
-
-def test_glyphs_draw_labels_inside_the_canvas():
-    from parity.glyphs import GLYPHS, draw_text, text_width
-
-    canvas = np.zeros((10, 40, 3), np.uint8)
-    draw_text(canvas, "l1?", 1, 1, (255, 0, 0))
-    lit = canvas[..., 0] > 0
-    # "?" has no glyph: it leaves a blank, so only the two known characters light up.
-    expected = sum(bin(row).count("1") for glyph in ("l", "1") for row in GLYPHS[glyph])
-    assert lit.sum() == expected and not lit[:, text_width("l1") + 1 :].any()
-    draw_text(canvas, "x" * 20, 30, 5, (0, 255, 0))  # clipped at the edges, no error

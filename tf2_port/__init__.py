@@ -4,19 +4,24 @@
 original's (vgg16: the standard VGG16; see :mod:`tf2_port.vgg16`), and
 ``load(name, checkpoint)`` restores one trained by ``python -m tf2_port train``.
 This package never imports ``legacy_tf1``.
+
+Keras and TensorFlow load on first use of ``build``/``load``, not on
+``import tf2_port``: ``python -m tf2_port --help`` answers at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
-import keras
-
-from tf2_port import registry
-from tf2_port.registry import MODEL_NAMES
-from tf2_port.train import load
+# Spelled out rather than read from the registry, which imports Keras;
+# tests check that the two agree.
+MODEL_NAMES = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class", "alexnet_cifar10")
 
 __all__ = ["MODEL_NAMES", "build", "load"]
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build(name: str, **overrides: Any) -> keras.Model:
@@ -24,5 +29,14 @@ def build(name: str, **overrides: Any) -> keras.Model:
 
     Unknown names raise KeyError; unknown override names raise TypeError.
     """
+    from tf2_port import registry
+
     spec = registry.get(name)
     return spec.build_model(spec.config(**overrides))
+
+
+def load(name: str, checkpoint: str | os.PathLike[str], **overrides: Any) -> keras.Model:
+    """The model ``name`` restored from ``checkpoint`` (see :func:`tf2_port.train.load`)."""
+    from tf2_port import train
+
+    return train.load(name, checkpoint, **overrides)

@@ -11,9 +11,11 @@ import os
 import sys
 from typing import Any
 
+from formats import quiet
+from tf2_port import MODEL_NAMES
+
 EXIT_USAGE = 2
 EXIT_DATA = 3
-MODEL_NAMES = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class", "alexnet_cifar10")
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -48,6 +50,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tf2_port", description=__doc__)
+    quiet.add_verbose_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train (resuming from --ckpt-dir)")
@@ -100,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--keras", dest="keras_path", help="output .keras file")
     export.add_argument("--saved-model", help="output SavedModel directory")
     export.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    for command in commands.choices.values():
+        quiet.add_verbose_flag(command)
     return parser
 
 
@@ -181,6 +186,8 @@ COMMANDS = {"train": _train, "eval": _eval, "export": _export}
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    # After parsing: --help and usage errors cost no TensorFlow start-up.
+    quiet.toolkit_startup(verbose=quiet.verbose_requested(args))
     from formats.errors import DataDirError, FormatError
 
     try:

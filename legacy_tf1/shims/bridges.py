@@ -30,6 +30,7 @@ import os
 import sys
 import types
 
+from formats import quiet
 from legacy_tf1.shims.report import Recorder
 
 LEGACY_LAYERS_ALIAS = "tf_keras.legacy_tf_layers"
@@ -50,9 +51,13 @@ def activate_tf1() -> types.ModuleType:
     """Import TensorFlow in TF1 mode for this process and return the real module."""
     # Read by TF on first access of tf.compat.v1.layers: must be set before it.
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    # TF's C++ start-up chatter is hidden (unless --verbose); its Python
+    # deprecation notices are not: they are about the user's script.
+    quiet.tensorflow_startup()
     import tensorflow as tf
 
-    tf.compat.v1.disable_v2_behavior()
+    with quiet.deprecations_hidden():  # the runner's call, not the script's
+        tf.compat.v1.disable_v2_behavior()
     return tf
 
 
