@@ -10,13 +10,20 @@ bit-exact: the beta powers are rebuilt by TF1's own float32 recurrence and the
 tensors the table ignores are read back from where v1 -> v2 kept them.
 """
 
+# ruff: noqa: E402 -- `python -m` runs the guard below before the TensorFlow imports
+
 from __future__ import annotations
 
-import argparse
+import sys
+
+if __name__ == "__main__":  # parse first: --help and usage errors answer before TF loads
+    from converters.cli import run
+
+    sys.exit(run("ckpt_v2_to_v1"))
+
 import json
 import os
 import re
-import sys
 from typing import Any, TextIO
 
 import numpy as np
@@ -32,14 +39,9 @@ from converters.bundle import (
     write_name_based,
     write_state_file,
 )
-from converters.ckpt_v1_to_v2 import (
-    IGNORED_PREFIX,
-    IGNORED_ROOT,
-    MANIFEST_FILE,
-    build_port,
-    legacy_options,
-    run_cli,
-)
+from converters.errors import run_cli
+from converters.port import build_port, legacy_options
+from converters.write import IGNORED_PREFIX, IGNORED_ROOT, MANIFEST_FILE
 
 _OPTIMIZER_KEY = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -191,27 +193,11 @@ def convert(
     return prefix
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m converters.ckpt_v2_to_v1",
-        description="Convert a tf2_port checkpoint into a TF1 Saver checkpoint (with its "
-        "'checkpoint' state file) that the legacy graph restores. Exit codes: 2 usage / "
-        "existing output, 3 unreadable input, 4 mapping error.",
-    )
-    parser.add_argument("ckpt", metavar="CKPT", help="tf2_port checkpoint directory or prefix")
-    parser.add_argument("--model", required=True, choices=tuple(maps.MAPS))
-    parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--force", action="store_true", help="replace an existing output")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    from converters import cli
+
+    args = cli.parser("ckpt_v2_to_v1").parse_args(argv)
     return run_cli(
         lambda _: convert(args.ckpt, model=args.model, output=args.output, force=args.force), argv
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

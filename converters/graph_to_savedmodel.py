@@ -22,13 +22,20 @@ original graph in a tf.compat.v1 Session: max abs difference <= 1e-5.
 Exit codes: 2 usage error or existing output, 3 unreadable input, 5 failed verification.
 """
 
+# ruff: noqa: E402 -- `python -m` runs the guard below before the TensorFlow imports
+
 from __future__ import annotations
 
-import argparse
+import sys
+
+if __name__ == "__main__":  # parse first: --help and usage errors answer before TF loads
+    from converters.cli import run
+
+    sys.exit(run("graph_to_savedmodel"))
+
 import dataclasses
 import os
 import re
-import sys
 from typing import TextIO
 
 import numpy as np
@@ -308,22 +315,10 @@ def _names(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    from converters.ckpt_v1_to_v2 import run_cli
+    from converters import cli
+    from converters.errors import run_cli
 
-    parser = argparse.ArgumentParser(
-        prog="python -m converters.graph_to_savedmodel",
-        description="Turn a TF1 graph (meta graph + checkpoint, or a frozen .pb) into a TF2 "
-        "SavedModel with a serving_default signature, verified against a tf.compat.v1 Session "
-        "on a random batch before it is published. Exit codes: 2 usage error / existing "
-        "output, 3 unreadable input, 5 failed verification.",
-    )
-    parser.add_argument(
-        "src", metavar="CKPT_OR_META_OR_PB", help="checkpoint (with PREFIX.meta), .meta, or .pb"
-    )
-    parser.add_argument("--inputs", required=True, help="input placeholders, comma-separated")
-    parser.add_argument("--outputs", required=True, help="output tensors, comma-separated")
-    parser.add_argument("--output", required=True, metavar="DIR", help="SavedModel directory")
-    parser.add_argument("--force", action="store_true", help="replace an existing DIR")
+    parser = cli.parser("graph_to_savedmodel")
     args = parser.parse_args(argv)
     return run_cli(
         lambda _: convert(
@@ -331,7 +326,3 @@ def main(argv: list[str] | None = None) -> int:
         ),
         argv,
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

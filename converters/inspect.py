@@ -5,17 +5,25 @@ checkpoints), and each tensor's dtype, shape and bytes with totals. ``--diff``
 compares two checkpoints tensor by tensor: missing, extra, max abs difference.
 """
 
+# ruff: noqa: E402 -- `python -m` runs the guard below before the TensorFlow imports
+
 from __future__ import annotations
 
-import argparse
 import sys
+
+if __name__ == "__main__":  # parse first: --help and usage errors answer before TF loads
+    from converters.cli import run
+
+    sys.exit(run("inspect"))
+
 from typing import TextIO
 
 import numpy as np
 
 from converters import rules
 from converters.bundle import MappingError, Reader, resolve
-from converters.ckpt_v1_to_v2 import detect_model, run_cli
+from converters.errors import run_cli
+from converters.plan import detect_model
 
 
 def describe(ckpt: str, out: TextIO) -> str | None:
@@ -70,12 +78,9 @@ def diff(left: str, right: str, out: TextIO) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code (1 when --diff finds differences)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m converters.inspect",
-        description="Describe a checkpoint (format, detected model, tensors) or --diff two.",
-    )
-    parser.add_argument("ckpt", metavar="CKPT", help="checkpoint directory, prefix or file")
-    parser.add_argument("--diff", metavar="OTHER", help="compare with another checkpoint")
+    from converters import cli
+
+    parser = cli.parser("inspect")
     args = parser.parse_args(argv)
     outcome = {}
 
@@ -86,7 +91,3 @@ def main(argv: list[str] | None = None) -> int:
 
     code = run_cli(run, argv)
     return code if code or outcome.get("same", True) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

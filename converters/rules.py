@@ -30,15 +30,22 @@ Verification reads the written checkpoint back and requires every variable
 to equal its transformed source tensor bit for bit.
 """
 
+# ruff: noqa: E402 -- `python -m` runs the guard below before the TensorFlow imports
+
 from __future__ import annotations
 
-import argparse
+import sys
+
+if __name__ == "__main__":  # parse first: --help and usage errors answer before TF loads
+    from converters.cli import run
+
+    sys.exit(run("rules"))
+
 import collections
 import dataclasses
 import json
 import os
 import re
-import sys
 import tempfile
 from typing import Any, TextIO
 
@@ -335,7 +342,8 @@ def _convert_module(reader, resolved, rules, options: Options) -> maps.Plan:
 
 
 def _port_plan(reader, resolved, rules, model, optimizer):
-    from converters.ckpt_v1_to_v2 import _dtype_problems, build_port
+    from converters.plan import dtype_problems
+    from converters.port import build_port
 
     try:
         state = build_port(model, rules.overrides)
@@ -347,7 +355,7 @@ def _port_plan(reader, resolved, rules, model, optimizer):
     shapes = maps.transformed_shapes(rules.table, reader.shapes())
     plan = maps.plan(rules.table, shapes, port_shapes, state.trainable_paths, optimizer=optimizer)
     dtypes = {key: reader.infos[key].dtype for key in shapes}
-    plan.problems.extend(_dtype_problems(plan, state, dtypes))
+    plan.problems.extend(dtype_problems(plan, state, dtypes))
     if not plan.ok:
         raise MappingError(
             f"{resolved.prefix}: rules {rules.path} do not fit model {model!r}:\n{plan.report()}"
@@ -356,7 +364,8 @@ def _port_plan(reader, resolved, rules, model, optimizer):
 
 
 def _convert_model(reader, resolved, rules, model, options: Options) -> maps.Plan:
-    from converters.ckpt_v1_to_v2 import _write_h5, build_port
+    from converters.port import build_port
+    from converters.write import write_h5
     from tf2_port.train import CONFIG_FILE
 
     state, plan = _port_plan(reader, resolved, rules, model, options.optimizer)
@@ -379,7 +388,7 @@ def _convert_model(reader, resolved, rules, model, options: Options) -> maps.Pla
             actual = {a.target: fresh.target(a.target).numpy() for a in plan.assignments}
             _verify(actual, plan, reader, options.output)
     if options.weights_h5:
-        _write_h5(state.model, options.weights_h5, options.force)
+        write_h5(state.model, options.weights_h5, options.force)
     return plan
 
 
@@ -632,27 +641,9 @@ def init(ckpt: str, output: str | None = None, *, force: bool = False, out: Text
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m converters.rules init CKPT [--output FILE] [--force]``; returns the exit code."""
-    from converters.ckpt_v1_to_v2 import run_cli
+    from converters import cli
+    from converters.errors import run_cli
 
-    parser = argparse.ArgumentParser(
-        prog="python -m converters.rules",
-        description="Rules files for generic conversions (ckpt_v1_to_v2 --rules FILE). "
-        "Exit codes: 2 usage error or existing output, 3 unreadable checkpoint.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser(
-        "init",
-        help="print a starter rules file for CKPT",
-        description="Print (or write with --output) a rules file with one rule per variable, "
-        "grouped by scope, targets in Keras naming, optimizer slots grouped. Unedited, it "
-        "converts the checkpoint bit for bit into a plain tf.Module.",
-    )
-    start.add_argument("ckpt", metavar="CKPT", help="checkpoint directory, prefix or file")
-    start.add_argument("--output", metavar="FILE", help="write here instead of printing")
-    start.add_argument("--force", action="store_true", help="replace an existing FILE")
+    parser = cli.parser("rules")
     args = parser.parse_args(argv)
     return run_cli(lambda _: init(args.ckpt, args.output, force=args.force), argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

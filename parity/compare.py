@@ -5,6 +5,10 @@ the expected side's order, compares every leaf under a :class:`Tolerance` and
 returns a :class:`Comparison` that names the *first* leaf that diverges (for
 forward checks, the first diverging end point) and its max difference. Every
 parity failure message is built by :meth:`Comparison.message`.
+
+:func:`compare_models` applies it to a TF1 graph (a checkpoint's ``.meta``)
+and a Keras model written for it, layer by layer: the report a migration of a
+model outside the registry is checked with (docs/migrate.md).
 """
 
 from __future__ import annotations
@@ -169,3 +173,49 @@ def assert_close(
     if not result.passed:
         raise ParityError(result.message())
     return result
+
+
+# Forward outputs of the same float32 ops in a TF1 Session and in Keras differ by a few
+# ULPs of reordered sums; 1e-5 both ways leaves room for that and nothing more.
+MODEL_TOLERANCE = Tolerance(
+    rtol=1e-5, atol=1e-5, argument="float32 forward pass, same ops in both frameworks"
+)
+
+
+def compare_models(
+    tf1_meta_or_ckpt: str,
+    keras_model: Any,
+    *,
+    inputs: str | None = None,
+    outputs: str | None = None,
+    batch: np.ndarray | None = None,
+    mapping: dict[str, str] | None = None,
+    tolerance: Tolerance = MODEL_TOLERANCE,
+    log: Any = None,
+) -> Comparison:
+    """A TF1 graph (``.meta`` + its checkpoint) against a Keras model, layer by layer.
+
+    ``tf1_meta_or_ckpt`` is a ``.meta`` file or a checkpoint (directory, prefix)
+    with its ``PREFIX.meta``. The graph is restored in a ``tf.compat.v1`` Session
+    (converters/meta_graph.py); ``inputs``/``outputs`` name its tensors, found
+    automatically when left out (the single non-scalar float placeholder; the
+    single tensor feeding a softmax, argmax or cross-entropy), and keep_prob /
+    is_training placeholders are fed 1.0 / False. ``batch`` defaults to a
+    seeded uniform batch of 4. ``mapping`` (Keras variable path -> checkpoint
+    key) lines up layers with the TF1 ops that read their variables; without it
+    the order-and-shape proposal of ``--target`` is tried. The result lists the
+    mapped layers in the model's order, then the output, so
+    :meth:`Comparison.message` names the first diverging layer, as the suite does.
+    """
+    from converters import meta_graph
+
+    expected, actual, label = meta_graph.compared_end_points(
+        tf1_meta_or_ckpt,
+        keras_model,
+        inputs=inputs,
+        outputs=outputs,
+        batch=batch,
+        mapping=mapping,
+        log=log,
+    )
+    return compare(expected, actual, tolerance, label=label)
