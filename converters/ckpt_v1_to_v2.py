@@ -4,6 +4,7 @@ Library: :func:`convert`. CLI::
 
     python -m converters.ckpt_v1_to_v2 CKPT [--model NAME|auto] [--output DIR]
         [--no-optimizer] [--weights-h5 FILE] [--dry-run] [--force] [--rules FILE]
+        [--option NAME=VALUE ...]
     python -m converters.ckpt_v1_to_v2 CKPT --target MODULE:FUNCTION --output DIR
         [--rules FILE] [--optimizer|--no-optimizer] [--inputs NAME] [--outputs NAME]
 
@@ -38,6 +39,7 @@ from typing import Any, TextIO
 from converters import maps, rules, write
 from converters.bundle import InputError, MappingError, Reader, UsageError, resolve
 from converters.errors import run_cli
+from converters.options import OptionError
 from converters.plan import detect_model, no_model_message, plan_for  # noqa: F401
 from converters.port import (  # noqa: F401
     VERIFY_BATCH,
@@ -45,6 +47,7 @@ from converters.port import (  # noqa: F401
     PortState,
     build_port,
     legacy_options,
+    option_overrides,
     port_logits,
     port_overrides,
     port_shapes,
@@ -94,11 +97,16 @@ def convert(
     force: bool = False,
     verification: bool = True,
     log: TextIO | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ConversionResult:
     """Convert the TF1 checkpoint ``ckpt`` (directory, prefix or one of its files).
 
     ``model`` is a registry name or "auto". Writes ``output`` (default
     ``CKPT_DIR_tf2``) atomically, then verifies it against the legacy graph.
+    ``options`` are legacy model options the checkpoint's shapes cannot show
+    (``linear_last_conv=True``): the port is built, and ``port_config.json``
+    records, their port counterparts, and the legacy graph it is verified
+    against is built with them. One the port lacks is a UsageError.
     """
     log = log or sys.stderr
     resolved = resolve(ckpt)
@@ -112,8 +120,9 @@ def convert(
     shapes = reader.shapes()
     name = detect_model(shapes, resolved.prefix) if model == AUTO else model
     maps.get(name)
+    _check_options(name, options or {}, resolved.prefix)
     dtypes = {key: reader.infos[key].dtype for key in shapes}
-    plan, port = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes)
+    plan, port = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes, options=options)
     if not plan.ok:
         raise MappingError(f"{resolved.prefix}: does not fit model {name!r}:\n{plan.report()}")
     print(
@@ -151,6 +160,14 @@ def convert(
     )
 
 
+def _check_options(name: str, options: dict[str, Any], prefix: str) -> None:
+    """UsageError (exit 2) for an option the port cannot carry, naming it and the valid ones."""
+    try:
+        option_overrides(name, options)
+    except OptionError as error:
+        raise UsageError(f"{prefix}: {error}") from None
+
+
 # ---- command line -------------------------------------------------------------------------
 
 
@@ -185,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parser("ckpt_v1_to_v2").parse_args(argv)
 
     def run(_):
+        if args.option and (args.target or args.rules):
+            raise UsageError("--option applies to registry models, not to --target or --rules")
         if args.target:
             _convert_target(args)
             return
@@ -213,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             dry_run=args.dry_run,
             force=args.force,
             verification=not args.no_verify,
+            options=dict(args.option or ()),
         )
 
     return run_cli(run, argv)

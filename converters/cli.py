@@ -14,10 +14,19 @@ import importlib
 import sys
 from collections.abc import Callable
 
+from converters import options
 from formats import quiet
 from tf2_port import MODEL_NAMES
 
 AUTO = "auto"  # --model auto: detect the model from the checkpoint
+
+
+def _option(text: str) -> tuple[str, object]:
+    """argparse type of ``--option NAME=VALUE`` (VALUE a Python literal, else a string)."""
+    try:
+        return options.parse_option(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def ckpt_v1_to_v2() -> argparse.ArgumentParser:
@@ -54,6 +63,16 @@ def ckpt_v1_to_v2() -> argparse.ArgumentParser:
         help="skip the logits comparison with the legacy graph (it builds both models and runs "
         "both; for a large model most of the time). Every written tensor is still read back "
         "(crc32c) and the index still checked against the port's variables",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        type=_option,
+        metavar="NAME=VALUE",
+        help="a legacy model option the checkpoint's shapes cannot show, e.g. "
+        "linear_last_conv=True or fix_norm2_depth_radius=True (repeatable): the port is built "
+        "with its counterpart, port_config.json records it and the legacy graph it is verified "
+        "against is built with it. Options: docs/options.md",
     )
     parser.add_argument(
         "--rules",

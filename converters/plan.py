@@ -7,6 +7,8 @@ proposal from creation order and shapes (converters/target.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from converters import maps
 from converters.bundle import MappingError
 from converters.port import port_overrides, port_shapes
@@ -42,6 +44,7 @@ def plan_for(
     *,
     optimizer: bool = True,
     dtypes: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
 ):
     """(plan, port shapes) of converting a checkpoint with ``shapes`` into model ``name``.
 
@@ -49,8 +52,9 @@ def plan_for(
     ``--model auto`` trying several models, allocates no full-size variables.
     With ``dtypes`` (stored dtype names) a dtype that differs from the target's
     is a plan problem: assigning it would fail deep inside TF, or silently cast.
+    ``options`` (legacy names, ``--option``) are applied over what the shapes imply.
     """
-    overrides = port_overrides(name, shapes)
+    overrides = port_overrides(name, shapes, options)
     try:
         port = port_shapes(name, overrides)
     except (ValueError, TypeError) as error:

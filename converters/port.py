@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from converters import maps
+from converters import options as option_map
 
 VERIFY_BATCH = 4
 
@@ -125,8 +126,15 @@ def registry_learning_rate(name: str, overrides: dict[str, Any]) -> float:
     return float(registry.get(name).config(**overrides).learning_rate)
 
 
-def port_overrides(name: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    """Config overrides for the port: its parity overrides, then what the shapes imply."""
+def port_overrides(
+    name: str, shapes: dict[str, tuple[int, ...]], options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Config overrides for the port: its parity overrides, what the shapes imply, then ``options``.
+
+    ``options`` are named as legacy options (``--option``), translated by the declared
+    mapping (:mod:`converters.options`); they come last, so they win over what a
+    checkpoint's shapes imply (a wrong one then fails planning or verification).
+    """
     from tf2_port import registry
 
     model_map = maps.get(name)
@@ -135,7 +143,18 @@ def port_overrides(name: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, A
         **registry.get(name).parity_overrides,
         **model_map.infer_overrides(shapes),
         **variant,
+        **option_overrides(name, options or {}),
     }
+
+
+def option_overrides(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Port config overrides for legacy-named ``options``; OptionError for one the port lacks."""
+    from legacy_tf1 import registry as legacy_registry
+    from tf2_port import registry
+
+    legacy_fields = {f.name for f in dataclasses.fields(legacy_registry.get(name).Options)}
+    port_fields = {f.name for f in dataclasses.fields(registry.get(name).config_class)}
+    return option_map.to_port(name, options, legacy_fields, port_fields)
 
 
 def port_logits(model, images: np.ndarray) -> np.ndarray:
@@ -149,11 +168,15 @@ def port_logits(model, images: np.ndarray) -> np.ndarray:
 
 
 def legacy_options(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The overrides that are also legacy Options fields (vgg16 shares its names)."""
+    """The legacy options that compute what the port ``overrides`` compute.
+
+    Translated back by the declared option mapping (cifar10_cnn's
+    ``norm2_depth_radius=4`` is ``fix_norm2_depth_radius=True``); port-only fields drop out.
+    """
     from legacy_tf1 import registry
 
     fields = {f.name for f in dataclasses.fields(registry.get(name).Options)}
-    return {key: value for key, value in overrides.items() if key in fields}
+    return option_map.to_legacy(name, overrides, fields)
 
 
 def verification_batch(model_map: maps.ModelMap, overrides: dict[str, Any]) -> np.ndarray:

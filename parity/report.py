@@ -59,7 +59,7 @@ def _number(value: float) -> str:
 def checks_table(rows: Sequence[CheckRow]) -> str:
     """The check table in markdown."""
     lines = [
-        "| model | check | max abs difference | tolerance | pass |",
+        "| model | check | max abs difference (set-up checks: worst / allowed) | tolerance | pass |",
         "|---|---|---|---|---|",
     ]
     for r in rows:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+# The option mapping lives with the converters, which also translate --option by it;
+# LegacyOnly is re-exported for the parity checks.
+from converters.options import OPTION_MAPS, PORT_ONLY_OPTIONS
+from converters.options import LegacyOnly as LegacyOnly
 from parity.compare import Tolerance
 
 # The checks of one model, in report order.
@@ -65,18 +69,6 @@ STEPS_SYNCED = Tolerance(
 
 
 @dataclasses.dataclass(frozen=True)
-class LegacyOnly:
-    """A legacy option with no port counterpart, and why that is right."""
-
-    reason: str
-
-
-# Legacy options that only steer the original's loops and logging, not what is trained.
-_LOOP_ONLY = LegacyOnly("the original's loop, logging or evaluation schedule; not training")
-_DATA_SEED = LegacyOnly("numpy's shuffle seed of the original's data class; the port's is --seed")
-
-
-@dataclasses.dataclass(frozen=True)
 class ParitySpec:
     """How to run one model's parity checks."""
 
@@ -128,7 +120,7 @@ RESNET_MNIST = ParitySpec(
     # relative at step 4 and by whole units by step 14, while every re-synced step
     # agrees to 1.4e-5 (steps_synced).
     free_running_steps=3,
-    option_map={"eval_batch_size": LegacyOnly("chunks the legacy evaluation feed only")},
+    option_map=OPTION_MAPS["resnet_mnist"],
 )
 
 CIFAR10_CNN = ParitySpec(
@@ -138,19 +130,8 @@ CIFAR10_CNN = ParitySpec(
     + _same("local3", "local4", "logits"),
     # The placeholders have a fixed batch dimension (batch_size); 8 keeps it fast.
     fast_options={"batch_size": 8},
-    option_map={
-        "python2_division": LegacyOnly(
-            "reproduces Python 2's integer division (weight5 all zero); the port has the "
-            "default, Python 3, semantics only"
-        ),
-        "fix_norm2_depth_radius": ("norm2_depth_radius", lambda fixed: 4 if fixed else 5),
-        "skip_zero_weight_losses": LegacyOnly("drops exact-zero loss terms: the same loss"),
-        "dynamic_batch": LegacyOnly("the port takes any batch size"),
-        "exact_eval": LegacyOnly("the legacy evaluation loop's wrap-around"),
-        "eval_num_examples": LegacyOnly("the legacy evaluation loop's hard-coded size"),
-        "queue_examples_per_epoch": LegacyOnly("the legacy queue's warm-up; tf.data has none"),
-    },
-    port_only_options={"norm1_depth_radius": "the original hard-codes 4; the port names it"},
+    option_map=OPTION_MAPS["cifar10_cnn"],
+    port_only_options=PORT_ONLY_OPTIONS["cifar10_cnn"],
 )
 
 _VGG_CONVS = tuple(
@@ -180,12 +161,7 @@ VGG16 = ParitySpec(
     # for a fast suite on 2 cores. 32x32 keeps every layer and the typo (conv4_3 = 2512).
     fast_options={"image_size": 32, "num_classes": 10, "batch_size": 4},
     batch_size=4,
-    option_map={
-        "num_batches": _LOOP_ONLY,
-        "num_burn_in": _LOOP_ONLY,
-        "fix_timing_stats": _LOOP_ONLY,
-        "data_seed": _DATA_SEED,
-    },
+    option_map=OPTION_MAPS["vgg16"],
 )
 
 RESNET_MNIST_CLASS = ParitySpec(
@@ -203,6 +179,7 @@ RESNET_MNIST_CLASS = ParitySpec(
         ("logits", "logits"),
         ("yo", "softmax"),
     ),
+    option_map=OPTION_MAPS["resnet_mnist_class"],
 )
 
 # seed004: the port's TF1BatchNormalization runs tf.layers' own fused kernel (and its
@@ -251,20 +228,8 @@ ALEXNET_CIFAR10 = ParitySpec(
     # Free-running Adam is chaotic here (the zero-gradient bias above): the first two
     # steps are bit-identical, later ones separate (step 9 by 3e-2 in the loss).
     free_running_steps=2,
-    option_map={
-        "test_steps": _LOOP_ONLY,
-        "eval_every": _LOOP_ONLY,
-        "log_every": _LOOP_ONLY,
-        "full_test_set": _LOOP_ONLY,
-        "data_seed": _DATA_SEED,
-        "fix_pool_names": LegacyOnly("renames a pooling op; no variable or number changes"),
-        "fix_conv5_relu_before_bn": LegacyOnly(
-            "not offered by the port: its conv5 is the original's (ReLU before batch norm)"
-        ),
-    },
-    port_only_options={
-        "bn_unbiased_moving_variance": "True is tf.layers' update; False is plain Keras'"
-    },
+    option_map=OPTION_MAPS["alexnet_cifar10"],
+    port_only_options=PORT_ONLY_OPTIONS["alexnet_cifar10"],
 )
 
 SPECS: dict[str, ParitySpec] = {

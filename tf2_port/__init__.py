@@ -35,8 +35,14 @@ def build(name: str, **overrides: Any) -> keras.Model:
     return spec.build_model(spec.config(**overrides))
 
 
-def load(name: str, checkpoint: str | os.PathLike[str], **overrides: Any) -> keras.Model:
-    """The model ``name`` restored from ``checkpoint`` (see :func:`tf2_port.train.load`)."""
+def load(
+    name: str, checkpoint: str | os.PathLike[str], *, logits: bool = False, **overrides: Any
+) -> keras.Model:
+    """The model ``name`` restored from ``checkpoint`` (see :func:`tf2_port.train.load`).
+
+    ``logits=True`` always returns logits (vgg16 and resnet_mnist_class otherwise
+    return softmax probabilities, as their originals do).
+    """
     from tf2_port import train
 
-    return train.load(name, checkpoint, **overrides)
+    return train.load(name, checkpoint, logits=logits, **overrides)

@@ -404,11 +404,15 @@ def checkpoint_prefix(checkpoint: str | os.PathLike[str]) -> tuple[str, Path]:
     return str(path), path.parent
 
 
-def load(name: str, checkpoint: str | os.PathLike[str], **overrides: Any) -> keras.Model:
+def load(
+    name: str, checkpoint: str | os.PathLike[str], *, logits: bool = False, **overrides: Any
+) -> keras.Model:
     """Model ``name`` with weights from a CheckpointManager directory or a checkpoint prefix.
 
     The config saved by :func:`train` next to the checkpoint is applied first,
-    then ``overrides``.
+    then ``overrides``. ``logits=True`` returns the pre-softmax outputs of every
+    model: vgg16 and resnet_mnist_class end in a Softmax layer (the originals'
+    probabilities), read before it; the others return logits either way.
     """
     prefix, directory = checkpoint_prefix(checkpoint)
     spec = registry.get(name)
@@ -419,6 +423,10 @@ def load(name: str, checkpoint: str | os.PathLike[str], **overrides: Any) -> ker
     model = spec.build_model(spec.config(**merged))
     status = tf.train.Checkpoint(model=model).restore(prefix)
     status.expect_partial().assert_existing_objects_matched()
+    last = model.layers[-1]
+    if logits and isinstance(last, keras.layers.Softmax):
+        # Same layers and weights, one layer shorter: the Softmax's input is the logits.
+        return keras.Model(model.inputs[0], last.input, name=f"{model.name}_logits")
     return model
 
 
