@@ -35,7 +35,15 @@ import numpy as np
 from parity import pipelines
 from parity.checks import CheckRow
 from parity.pipelines import Stream, Traced
-from parity.setup_checks import Finding, _row, at_least, exact, same_distribution, within
+from parity.setup_checks import (
+    Finding,
+    _row,
+    at_least,
+    exact,
+    same_distribution,
+    same_range,
+    within,
+)
 
 # Outputs matching their traced file image at least this well count as traced.
 TRACED_MATCH = 0.9
@@ -243,6 +251,7 @@ def compare_streams(legacy: dict[str, Any], port: dict[str, Any], epoch: int) ->
         ("image_std", "per-image std", 1e-4),
     ):
         findings.append(same_distribution(label, legacy[key], port[key], resolution))
+    findings.append(same_range("contrast factor", legacy["contrast"], port["contrast"], 1e-3))
     return findings
 
 
