@@ -368,6 +368,20 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def open_tf1(path: str, log) -> tuple[Resolved, Reader]:
+    """Resolve ``path``, print its resolution notes to ``log`` and open it as a TF1 checkpoint.
+
+    An object-based (TF2) checkpoint is an InputError: the converters read TF1 ones.
+    """
+    resolved = resolve(path)
+    for note in resolved.notes:
+        print(note, file=log)
+    reader = Reader(resolved.prefix)
+    if reader.object_based:
+        raise InputError(f"{resolved.prefix}: is an object-based (TF2) checkpoint, not a TF1 one")
+    return resolved, reader
+
+
 class Progress:
     """Byte-count progress lines on stderr, only for big checkpoints."""
 

@@ -60,6 +60,7 @@ from converters.bundle import (
     UsageError,
     VerificationError,
     atomic_directory,
+    open_tf1,
     resolve,
 )
 
@@ -424,12 +425,7 @@ def convert(
         raise UsageError("--rules needs --output DIR (or --dry-run)")
     if weights_h5 and model is None:
         raise UsageError("--weights-h5 needs --model NAME: a plain tf.Module has no Keras weights")
-    resolved = resolve(ckpt)
-    for note in resolved.notes:
-        print(note, file=log)
-    reader = Reader(resolved.prefix)
-    if reader.object_based:
-        raise InputError(f"{resolved.prefix}: is an object-based (TF2) checkpoint, not a TF1 one")
+    resolved, reader = open_tf1(ckpt, log)
     check_against(rules, reader.shapes(), model)
     options = Options(
         os.path.abspath(output) if output else None,

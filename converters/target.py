@@ -51,13 +51,11 @@ import tensorflow as tf
 
 from converters import maps, meta_graph
 from converters.bundle import (
-    InputError,
     MappingError,
-    Reader,
     UsageError,
     VerificationError,
     atomic_directory,
-    resolve,
+    open_tf1,
 )
 from converters.plan import dtype_problems
 from converters.port import PortState
@@ -483,12 +481,7 @@ def convert(
     log = log or sys.stderr
     if not dry_run and not output:
         raise UsageError("--target needs --output DIR (or --dry-run)")
-    resolved = resolve(ckpt)
-    for note in resolved.notes:
-        print(note, file=log)
-    reader = Reader(resolved.prefix)
-    if reader.object_based:
-        raise InputError(f"{resolved.prefix}: is an object-based (TF2) checkpoint, not a TF1 one")
+    resolved, reader = open_tf1(ckpt, log)
     shapes = reader.shapes()
     dtypes = {key: reader.infos[key].dtype for key in shapes}
     use_optimizer = has_adam(shapes) if optimizer is None else optimizer
