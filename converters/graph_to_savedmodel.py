@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import message, text_format
 
+from converters import meta_graph
 from converters.bundle import (
     InputError,
     UsageError,
@@ -110,22 +111,11 @@ def _meta_and_prefix(path: str) -> tuple[str, str]:
     return meta, prefix
 
 
-def _import_meta(meta: str):
-    """A Saver for the meta graph imported into the default graph; InputError if unusable."""
-    try:
-        saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
-    except Exception as error:  # TF raises several types for bad or foreign graphs
-        raise InputError(f"{meta}: cannot import the meta graph ({_first_line(error)})") from None
-    if saver is None:
-        raise InputError(f"{meta}: the meta graph has no variables to restore (no Saver)")
-    return saver
-
-
 def _frozen(meta: str, prefix: str, outputs: list[str]) -> tf.compat.v1.GraphDef:
     """The meta graph with the checkpoint's values as constants, cut to ``outputs``."""
     graph = tf.Graph()
     with graph.as_default():
-        saver = _import_meta(meta)
+        saver = meta_graph.import_meta(meta)
         _check_names(graph, [], outputs, meta)
         with tf.compat.v1.Session(graph=graph) as session:
             try:
@@ -240,7 +230,7 @@ def _reference(source: Source, inputs, outputs, batch) -> list[np.ndarray]:
     graph = tf.Graph()
     with graph.as_default():
         if source.meta:
-            saver = _import_meta(source.meta)
+            saver = meta_graph.import_meta(source.meta)
         else:
             tf.compat.v1.import_graph_def(source.graph_def, name="")
         with tf.compat.v1.Session(graph=graph) as session:

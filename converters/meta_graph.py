@@ -214,18 +214,25 @@ def _tensor(graph: tf.Graph, name: str, kind: str, source: str) -> tf.Tensor:
         raise UsageError(f"{source}: no {kind} tensor {name!r} in the graph") from None
 
 
+def import_meta(meta: str):
+    """A Saver for the meta graph ``meta`` imported into the default graph; InputError if unusable."""
+    try:
+        saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+    except Exception as error:  # TF raises several types for bad or foreign graphs
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"{meta}: cannot import the meta graph ({first})") from None
+    if saver is None:
+        raise InputError(f"{meta}: the meta graph has no variables to restore (no Saver)")
+    return saver
+
+
 def load_reference(
     meta: str, prefix: str, *, input_name: str | None = None, output_name: str | None = None
 ) -> Reference:
     """Import ``meta`` into a fresh graph, restore ``prefix``; find or check input and output."""
     graph = tf.Graph()
     with graph.as_default():
-        try:
-            saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
-        except Exception as error:  # TF raises several types for bad or foreign graphs
-            raise InputError(f"{meta}: cannot import the meta graph ({error})") from None
-    if saver is None:
-        raise InputError(f"{meta}: the meta graph has no variables to restore (no Saver)")
+        saver = import_meta(meta)
     input_ = _tensor(graph, input_name, "input", meta) if input_name else detect_input(graph, meta)
     if input_.op.type != "Placeholder":
         raise UsageError(f"{meta}: input {input_.name} is a {input_.op.type}, not a Placeholder")
