@@ -76,13 +76,22 @@ OPTION_MAPS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Every port computes in float32 or mixed bfloat16 (tf2_port.precision); the originals in float32.
+_PRECISION = {
+    "precision": "the originals compute in float32; mixed_bfloat16 is the port's speed-up"
+}
+
 PORT_ONLY_OPTIONS: dict[str, dict[str, str]] = {
-    "resnet_mnist": {},
-    "cifar10_cnn": {"norm1_depth_radius": "the original hard-codes 4; the port names it"},
-    "vgg16": {},
-    "resnet_mnist_class": {},
+    "resnet_mnist": {**_PRECISION},
+    "cifar10_cnn": {
+        "norm1_depth_radius": "the original hard-codes 4; the port names it",
+        **_PRECISION,
+    },
+    "vgg16": {**_PRECISION},
+    "resnet_mnist_class": {**_PRECISION},
     "alexnet_cifar10": {
-        "bn_unbiased_moving_variance": "True is tf.layers' update; False is plain Keras'"
+        "bn_unbiased_moving_variance": "True is tf.layers' update; False is plain Keras'",
+        **_PRECISION,
     },
 }
 

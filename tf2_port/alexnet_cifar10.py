@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from tf2_port.layers import BatchNormal, LocalResponseNormalization, TF1BatchNormalization
+from tf2_port.precision import FLOAT32_LAYER
 
 NAME = "alexnet_cifar10"
 ORIGINAL = "seed004_alexnet_cifar10_bn.py"
@@ -82,6 +83,8 @@ class Config:
     # The original's conv2/dense/dense_1 carry a bias that the following batch
     # norm cancels; True builds them without it (as legacy_tf1's option).
     drop_bias_before_bn: bool = False
+    # "mixed_bfloat16": bfloat16 compute, float32 variables (see tf2_port.precision).
+    precision: str = "float32"
 
 
 def _use_bias(layer: str, config: Config) -> bool:
@@ -130,7 +133,7 @@ def build_model(config: Config = Config()) -> keras.Model:
             name=f"{name}_bn",
         )(x)
         x = keras.layers.ReLU(name=f"{name}_relu")(x)
-    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
+    logits = keras.layers.Dense(NUM_CLASSES, name="logits", dtype=FLOAT32_LAYER)(x)
     return keras.Model(images, logits, name=NAME)
 
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 from tf2_port import layers
 from tf2_port.config import constant, truncated_normal
 from tf2_port.layers import L2WeightLoss, LocalResponseNormalization
+from tf2_port.precision import FLOAT32_LAYER
 
 NAME = "cifar10_cnn"
 ORIGINAL = "seed001_cifar10_cnn.py"
@@ -66,6 +67,8 @@ class Config:
     # depth_radius of norm1 (explicit 4) and norm2 (tf.nn.lrn's default 5).
     norm1_depth_radius: int = 4
     norm2_depth_radius: int = 5
+    # "mixed_bfloat16": bfloat16 compute, float32 variables (see tf2_port.precision).
+    precision: str = "float32"
 
 
 def _conv(filters, bias, name):
@@ -108,6 +111,7 @@ def build_model(config: Config = Config()) -> keras.Model:
             bias_initializer=constant(spec.bias),
             kernel_regularizer=L2WeightLoss(spec.wl),
             name=spec.name,
+            dtype=FLOAT32_LAYER if spec.name == "logits" else None,  # see tf2_port.precision
         )(x)
     return keras.Model(images, x, name=NAME)
 

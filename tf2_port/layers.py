@@ -13,6 +13,9 @@
   variance is updated like ``tf.layers.batch_normalization``'s fused kernel.
 * :class:`BatchNormal` reproduces seed004's hand-written ``batch_normal()``.
 * :class:`L2WeightLoss` is ``wl * tf.nn.l2_loss(w)``, the cifar10 tutorial's weight decay.
+
+The LRN and batch-norm layers compute in float32 under every dtype policy
+(see :mod:`tf2_port.precision`); the others follow the model's policy.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import math
 import keras
 import tensorflow as tf
 from keras import ops
+
+from tf2_port.precision import FLOAT32_LAYER
 
 _PACKAGE = "tf2_port"
 
@@ -35,6 +40,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     """
 
     def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
+        kwargs.setdefault("dtype", FLOAT32_LAYER)  # under every policy: see tf2_port.precision
         super().__init__(**kwargs)
         self.depth_radius = depth_radius
         self.bias = bias
@@ -147,6 +153,7 @@ class TF1BatchNormalization(keras.layers.BatchNormalization):
     """
 
     def __init__(self, unbiased_moving_variance=True, **kwargs):
+        kwargs.setdefault("dtype", FLOAT32_LAYER)  # under every policy: see tf2_port.precision
         super().__init__(**kwargs)
         self.unbiased_moving_variance = unbiased_moving_variance
 
@@ -245,6 +252,7 @@ class BatchNormal(keras.layers.Layer):
     def __init__(
         self, decay=0.9, epsilon=0.001, use_moving_statistics_at_inference=False, **kwargs
     ):
+        kwargs.setdefault("dtype", FLOAT32_LAYER)  # under every policy: see tf2_port.precision
         super().__init__(**kwargs)
         self.decay = decay
         self.epsilon = epsilon

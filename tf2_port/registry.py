@@ -10,7 +10,15 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from tf2_port import alexnet_cifar10, cifar10_cnn, data, resnet_mnist, resnet_mnist_class, vgg16
+from tf2_port import (
+    alexnet_cifar10,
+    cifar10_cnn,
+    data,
+    precision,
+    resnet_mnist,
+    resnet_mnist_class,
+    vgg16,
+)
 from tf2_port.config import replace_config
 
 
@@ -37,9 +45,10 @@ class ModelSpec:
         """The default config with ``overrides`` applied (unknown names are a TypeError)."""
         return replace_config(self.module.Config(), overrides)
 
-    @property
-    def build_model(self) -> Callable:
-        return self.module.build_model
+    def build_model(self, config: Any) -> Any:
+        """The model for ``config``, its layers made under ``config.precision``'s dtype policy."""
+        with precision.policy(config.precision):
+            return self.module.build_model(config)
 
     @property
     def per_example_loss(self) -> Callable:

@@ -27,6 +27,7 @@ import tensorflow as tf
 from tf2_port import layers
 from tf2_port.config import BlockSpec, constant, truncated_normal
 from tf2_port.layers import BiasAdd
+from tf2_port.precision import FLOAT32_LAYER
 
 NAME = "resnet_mnist"
 ORIGINAL = "seed000_resnet_mnist.py"
@@ -57,6 +58,8 @@ class Config:
     extra_bias: bool = False
     # True drops the ReLU after each block's third convolution (standard ResNet).
     linear_last_conv: bool = False
+    # "mixed_bfloat16": bfloat16 compute, float32 variables (see tf2_port.precision).
+    precision: str = "float32"
 
 
 def _conv(filters, kernel_size, name, *, strides=1, padding="same", activation="relu", bias=True):
@@ -123,6 +126,7 @@ def build_model(config: Config = Config()) -> keras.Model:
         kernel_initializer=truncated_normal(0.1),
         bias_initializer=constant(0.1),
         name="logits",
+        dtype=FLOAT32_LAYER,
     )(x)
     return keras.Model(images, logits, name=NAME)
 

@@ -31,6 +31,7 @@ import tensorflow as tf
 from tf2_port import layers
 from tf2_port.config import BlockSpec, random_normal, truncated_normal
 from tf2_port.layers import BiasAdd
+from tf2_port.precision import FLOAT32_LAYER
 
 NAME = "resnet_mnist_class"
 ORIGINAL = "seed003_resnet_mnist_class.py"
@@ -62,6 +63,8 @@ class Config:
     separate_shortcut_weights: bool = False
     drop_final_bias: bool = False
     linear_last_conv: bool = False
+    # "mixed_bfloat16": bfloat16 compute, float32 variables (see tf2_port.precision).
+    precision: str = "float32"
 
 
 def _conv(filters, kernel_size, name, *, strides=1, bias=True, activation="relu"):
@@ -101,13 +104,14 @@ def resnet_block(x, spec: BlockSpec, config: Config):
     return keras.layers.ReLU(name=f"{spec.name}_relu")(y)
 
 
-def _dense(units, name, activation=None):
+def _dense(units, name, activation=None, dtype=None):
     return layers.Dense(
         units,
         activation=activation,
         kernel_initializer=random_normal(0.1),
         bias_initializer="zeros",
         name=name,
+        dtype=dtype,
     )
 
 
@@ -129,8 +133,8 @@ def build_model(config: Config = Config()) -> keras.Model:
     x = keras.layers.MaxPooling2D(2, strides=2, padding="same", name="pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = _dense(128, "fc1", activation="relu")(x)
-    logits = _dense(NUM_CLASSES, "logits")(x)
-    probabilities = keras.layers.Softmax(name="softmax")(logits)
+    logits = _dense(NUM_CLASSES, "logits", dtype=FLOAT32_LAYER)(x)
+    probabilities = keras.layers.Softmax(name="softmax", dtype=FLOAT32_LAYER)(logits)
     return keras.Model(images, probabilities, name=NAME)
 
 

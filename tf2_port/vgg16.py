@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from tf2_port import layers
 from tf2_port.config import XAVIER, constant
+from tf2_port.precision import FLOAT32_LAYER
 
 NAME = "vgg16"
 ORIGINAL = "seed002_vgg16_bench.py"
@@ -54,6 +55,8 @@ class Config:
     keep_prob: float = 0.5
     conv4_3_filters: int = 512
     fix_fc8_relu: bool = True
+    # "mixed_bfloat16": bfloat16 compute, float32 variables (see tf2_port.precision).
+    precision: str = "float32"
 
 
 def conv_blocks(config: Config) -> tuple[tuple[int, ...], ...]:
@@ -67,13 +70,14 @@ def conv_blocks(config: Config) -> tuple[tuple[int, ...], ...]:
     )
 
 
-def _dense(units, name, activation="relu"):
+def _dense(units, name, activation="relu", dtype=None):
     return layers.Dense(
         units,
         activation=activation,
         kernel_initializer=XAVIER,
         bias_initializer=constant(0.1),
         name=name,
+        dtype=dtype,
     )
 
 
@@ -99,10 +103,10 @@ def build_model(config: Config = Config()) -> keras.Model:
     x = keras.layers.Dropout(rate, name="fc1_dropout")(x)
     x = _dense(4096, "fc2")(x)
     x = keras.layers.Dropout(rate, name="fc2_dropout")(x)
-    x = _dense(config.num_classes, "predictions", activation=None)(x)
+    x = _dense(config.num_classes, "predictions", activation=None, dtype=FLOAT32_LAYER)(x)
     if not config.fix_fc8_relu:
-        x = keras.layers.ReLU(name="fc8_relu")(x)
-    probabilities = keras.layers.Softmax(name="softmax")(x)
+        x = keras.layers.ReLU(name="fc8_relu", dtype=FLOAT32_LAYER)(x)
+    probabilities = keras.layers.Softmax(name="softmax", dtype=FLOAT32_LAYER)(x)
     return keras.Model(images, probabilities, name=NAME)
 
 
