@@ -541,6 +541,9 @@ def _run_all(name: str, workdir: str, *, steps: int, resume_split: tuple[int, in
     try:
         batch = data_batches(pair, 1)[0]
         yield row(name, "forward", check_forward(pair, batch))
+        from parity import bf16
+
+        yield row(name, "forward_bf16", bf16.check_forward_bf16(pair, batch))
         yield row(name, "forward_training", check_forward(pair, batch, training=True))
         yield row(name, "gradients_inference", check_gradients(pair, batch, training=False))
         yield row(name, "gradients_training", check_gradients(pair, batch, training=True))

@@ -8,8 +8,8 @@ trains each side alone, as a user would (``legacy_tf1.train`` and
 and dropout), for several seeds, records each run's test accuracy, and judges
 the difference of the means by the criterion of parity/criterion.py.
 
-    python -m parity.seeds run [--models M ...] [--seeds 0 1 2 3 4] [--file F]
-    python -m parity.seeds report [--file F]
+    python -m parity.seeds run [--models M ...] [--seeds 0 1 2 3 4] [--precision P] [--file F]
+    python -m parity.seeds report [--precision P] [--file F]
 
 ``run`` is resumable: each finished run is appended to the file at once, and
 the runs already there are skipped. Runs go seed by seed, legacy then port,
@@ -41,10 +41,14 @@ class SeedRun:
     side: str
     final_loss: float | None
     seconds: float
+    # The port's tf2_port precision; the legacy graph always computes in float32.
+    precision: str = "float32"
 
 
-def run_port(model: str, seed: int, steps: int, data_dir: str | None = None) -> SeedRun:
-    """Train the port ``model`` for ``steps`` with ``seed``; its test accuracy."""
+def run_port(
+    model: str, seed: int, steps: int, data_dir: str | None = None, precision: str = "float32"
+) -> SeedRun:
+    """Train the port ``model`` for ``steps`` with ``seed`` at ``precision``; its test accuracy."""
     from tf2_port import train
 
     began = time.monotonic()
@@ -57,15 +61,22 @@ def run_port(model: str, seed: int, steps: int, data_dir: str | None = None) -> 
             save_every=steps,
             verbose=False,
         )
-        result = train.train(model, settings)
+        result = train.train(model, settings, precision=precision)
         scores = train.evaluate(model, result.model, data_dir=data_dir)
     final_loss = result.losses[-1] if result.losses else None
     seconds = time.monotonic() - began
-    return SeedRun(model, seed, steps, scores["accuracy"], "port", final_loss, seconds)
+    return SeedRun(model, seed, steps, scores["accuracy"], "port", final_loss, seconds, precision)
 
 
-def run_legacy(model: str, seed: int, steps: int, data_dir: str | None = None) -> SeedRun:
-    """Train the faithful legacy graph ``model`` for ``steps`` with ``seed``; test accuracy."""
+def run_legacy(
+    model: str, seed: int, steps: int, data_dir: str | None = None, precision: str = "float32"
+) -> SeedRun:
+    """Train the faithful legacy graph ``model`` for ``steps`` with ``seed``; test accuracy.
+
+    ``precision`` is accepted for symmetry with :func:`run_port`: the legacy
+    graph is the float32 reference whatever the port's precision.
+    """
+    del precision
     from legacy_tf1.train import TrainConfig, evaluate, train
 
     began = time.monotonic()
@@ -94,17 +105,32 @@ def study_steps(model: str) -> int:
     return steps
 
 
+def _precision(record: dict) -> str:
+    """The run's precision: the legacy side is always float32, older records lack the field."""
+    return (
+        "float32" if record.get("side", "port") == "legacy" else record.get("precision", "float32")
+    )
+
+
 def _key(record: dict) -> tuple:
-    return (record["model"], record.get("side", "port"), record["seed"], record["steps"])
+    side = record.get("side", "port")
+    return (record["model"], side, _precision(record), record["seed"], record["steps"])
 
 
 def run_study(
-    models, seeds, path: str, data_dir: str | None = None, steps: int | None = None, log=sys.stdout
+    models,
+    seeds,
+    path: str,
+    data_dir: str | None = None,
+    steps: int | None = None,
+    log=sys.stdout,
+    precision: str = "float32",
 ) -> int:
     """Run every (model, seed, side) not yet in ``path``; returns how many ran.
 
     ``steps`` replaces the schedule (smoke tests); :func:`study_results` only
-    reads runs of the schedule's length.
+    reads runs of the schedule's length. ``precision`` is the port's; the
+    legacy runs (float32) are shared by the float32 and bfloat16 studies.
     """
     done = {_key(r) for r in load_jsonl(path)}
     todo = [
@@ -112,11 +138,13 @@ def run_study(
         for seed in seeds
         for model in models
         for side in RUNNERS
-        if (model, side, seed, steps or study_steps(model)) not in done
+        if (model, side, _side_precision(side, precision), seed, steps or study_steps(model))
+        not in done
     ]
     for number, (model, seed, side, length) in enumerate(todo, 1):
-        print(f"[{number}/{len(todo)}] {model} {side} seed {seed} ...", file=log, flush=True)
-        run = RUNNERS[side](model, seed, length, data_dir)
+        label = f"{side} ({precision})" if side == "port" else side
+        print(f"[{number}/{len(todo)}] {model} {label} seed {seed} ...", file=log, flush=True)
+        run = RUNNERS[side](model, seed, length, data_dir, precision)
         record = {**dataclasses.asdict(run), "date": time.strftime("%Y-%m-%d")}
         append_jsonl(path, record)
         print(
@@ -125,8 +153,15 @@ def run_study(
     return len(todo)
 
 
-def study_results(path: str, models=TRAINED, steps: int | None = None):
-    """The TOST of every model with >= 2 runs per side in ``path``, in points."""
+def _side_precision(side: str, precision: str) -> str:
+    return "float32" if side == "legacy" else precision
+
+
+def study_results(path: str, models=TRAINED, steps: int | None = None, precision: str = "float32"):
+    """The TOST of every model with >= 2 runs per side in ``path``, in points.
+
+    The legacy (float32) runs against the port's runs at ``precision``.
+    """
     from parity import criterion
 
     records = load_jsonl(path)
@@ -137,7 +172,10 @@ def study_results(path: str, models=TRAINED, steps: int | None = None):
             side: [
                 100 * r["accuracy"]
                 for r in records
-                if r["model"] == model and r.get("side", "port") == side and r["steps"] == length
+                if r["model"] == model
+                and r.get("side", "port") == side
+                and _precision(r) == _side_precision(side, precision)
+                and r["steps"] == length
             ]
             for side in RUNNERS
         }
@@ -183,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument(
             "--steps", type=int, help="shortened runs (smoke tests only; default: the schedule)"
         )
+        sub.add_argument(
+            "--precision",
+            choices=("float32", "mixed_bfloat16"),
+            default="float32",
+            help="the port's precision (the legacy side is float32 either way)",
+        )
     quiet.add_verbose_flag(parser)
     for sub in (run, report):
         quiet.add_verbose_flag(sub)
@@ -190,8 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         # Only training needs TensorFlow; `report` reads the JSON lines.
         quiet.toolkit_startup(verbose=quiet.verbose_requested(args))
-        run_study(args.models, args.seeds, args.file, args.data_dir, args.steps)
-    results = study_results(args.file, steps=args.steps)
+        run_study(
+            args.models, args.seeds, args.file, args.data_dir, args.steps, precision=args.precision
+        )
+    results = study_results(args.file, steps=args.steps, precision=args.precision)
     print(report_table(results))
     return 0 if results and all(r.equivalent for r in results) else 1
 

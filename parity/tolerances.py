@@ -20,6 +20,7 @@ from parity.compare import Tolerance
 # The checks of one model, in report order.
 CHECKS = (
     "forward",
+    "forward_bf16",
     "forward_training",
     "gradients_inference",
     "gradients_training",
@@ -66,6 +67,18 @@ STEPS_SYNCED = Tolerance(
     "one Adam step from identical state keeps the ~1e-6 relative gradient differences; "
     "measured <= 1.4e-5",
 )
+
+
+# The port in mixed bfloat16 against the float32 legacy graph (parity/bf16.py
+# derives the bound): RMS(logit difference) <= SIGMAS * CANCELLATION * sigma *
+# RMS(logits), sigma = UNIT_ROUNDOFF * sqrt(E / 3) for the E bfloat16 roundings
+# the model applies. bfloat16 keeps 8 significant bits: relative rounding error
+# <= 2**-8. Four standard deviations leave a normal variable outside with
+# probability 6e-5; a factor 2 allows for cancellation in sums, which amplifies
+# relative errors (the ResNets' residual adds, un-normalised layers).
+BF16_UNIT_ROUNDOFF = 2.0**-8
+BF16_SIGMAS = 4.0
+BF16_CANCELLATION = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
