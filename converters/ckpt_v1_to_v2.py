@@ -36,7 +36,7 @@ import dataclasses
 import os
 from typing import Any, TextIO
 
-from converters import maps, rules, write
+from converters import maps, rules, timing, write
 from converters.bundle import InputError, MappingError, Reader, UsageError, resolve
 from converters.errors import run_cli
 from converters.options import OptionError
@@ -122,7 +122,8 @@ def convert(
     maps.get(name)
     _check_options(name, options or {}, resolved.prefix)
     dtypes = {key: reader.infos[key].dtype for key in shapes}
-    plan, port = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes, options=options)
+    with timing.phase("plan"):
+        plan, port = plan_for(name, shapes, optimizer=optimizer, dtypes=dtypes, options=options)
     if not plan.ok:
         raise MappingError(f"{resolved.prefix}: does not fit model {name!r}:\n{plan.report()}")
     print(
@@ -205,10 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.option and (args.target or args.rules):
             raise UsageError("--option applies to registry models, not to --target or --rules")
         if args.target:
+            if args.timings:
+                raise UsageError("--timings applies to registry models, not to --target")
             _convert_target(args)
             return
         if args.optimizer or args.inputs or args.outputs:
             raise UsageError("--optimizer, --inputs and --outputs need --target")
+        if args.timings and args.rules:
+            raise UsageError("--timings applies to registry models, not to --rules")
         if args.rules:
             model = None if args.model == AUTO else args.model
             rules.convert(
@@ -223,16 +228,20 @@ def main(argv: list[str] | None = None) -> int:
                 weights_h5=args.weights_h5,
             )
             return
-        convert(
-            args.ckpt,
-            model=args.model,
-            output=args.output,
-            optimizer=not args.no_optimizer,
-            weights_h5=args.weights_h5,
-            dry_run=args.dry_run,
-            force=args.force,
-            verification=not args.no_verify,
-            options=dict(args.option or ()),
-        )
+        timing.reset()
+        with timing.phase("convert"):
+            convert(
+                args.ckpt,
+                model=args.model,
+                output=args.output,
+                optimizer=not args.no_optimizer,
+                weights_h5=args.weights_h5,
+                dry_run=args.dry_run,
+                force=args.force,
+                verification=not args.no_verify,
+                options=dict(args.option or ()),
+            )
+        if args.timings:
+            timing.write(args.timings)
 
     return run_cli(run, argv)

@@ -61,8 +61,14 @@ def ckpt_v1_to_v2() -> argparse.ArgumentParser:
         "--no-verify",
         action="store_true",
         help="skip the logits comparison with the legacy graph (it builds both models and runs "
-        "both; for a large model most of the time). Every written tensor is still read back "
-        "(crc32c) and the index still checked against the port's variables",
+        "both; for a large model most of the time). Every copied tensor's crc32c is still "
+        "checked and the index still checked against the port's variables",
+    )
+    parser.add_argument(
+        "--timings",
+        metavar="FILE",
+        help="write the conversion's phases (seconds: plan, write, legacy_build, "
+        "legacy_restore, legacy_forward, port_load, port_forward, convert) as JSON to FILE",
     )
     parser.add_argument(
         "--option",

@@ -89,31 +89,40 @@ class PortShapes:
 def port_shapes(name: str, overrides: dict[str, Any]) -> PortShapes:
     """The port model's variable shapes, dtypes and trainability, without allocating them.
 
-    Built inside a throwaway tf.Graph: Keras creates graph variables whose
-    initializers never run, so a 1.9 GB vgg16 costs no memory here.
+    Built described only (tf2_port.restore): Keras defers the variables and
+    they are never created, so a 1.9 GB vgg16 costs neither time nor memory here.
+    """
+    from tf2_port import registry, restore
+
+    spec = registry.get(name)
+    model = restore.build_described(spec.build_model, spec.config(**overrides))
+    return PortShapes(
+        name,
+        dict(overrides),
+        {v.path: tuple(v.shape) for v in model.weights},
+        {v.path: tf.as_dtype(v.dtype).name for v in model.weights},
+        frozenset(v.path for v in model.trainable_variables),
+    )
+
+
+def build_port(name: str, overrides: dict[str, Any], *, unfilled: bool = False) -> PortState:
+    """The port model ``name`` with ``overrides``, plus a built Keras 3 Adam (zero slots).
+
+    ``unfilled=True`` leaves every variable (model, slots) unfilled instead of
+    drawing initial values: for a caller that overwrites them all (the fast
+    path's skeleton fills each with a marker).
     """
     import tf2_port
-
-    with tf.Graph().as_default():
-        model = tf2_port.build(name, **overrides)
-        return PortShapes(
-            name,
-            dict(overrides),
-            {v.path: tuple(v.shape) for v in model.weights},
-            {v.path: tf.as_dtype(v.dtype).name for v in model.weights},
-            frozenset(v.path for v in model.trainable_variables),
-        )
-
-
-def build_port(name: str, overrides: dict[str, Any]) -> PortState:
-    """The port model ``name`` with ``overrides``, plus a built Keras 3 Adam (zero slots)."""
-    import tf2_port
-    from tf2_port import registry
+    from tf2_port import registry, restore
     from tf2_port.train import make_optimizer
 
     spec = registry.get(name)
-    model = tf2_port.build(name, **overrides)
-    optimizer = make_optimizer(spec.config(**overrides).learning_rate)
+    config = spec.config(**overrides)
+    if unfilled:
+        model = restore.build_unfilled(spec.build_model, config)
+    else:
+        model = tf2_port.build(name, **overrides)
+    optimizer = make_optimizer(config.learning_rate)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     return PortState(name, dict(overrides), model, optimizer, step)

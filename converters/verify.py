@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters import maps
+from converters import maps, timing
 from converters.bundle import VerificationError
 from converters.port import build_port, legacy_options, port_logits, verification_batch
 
@@ -31,12 +31,16 @@ def legacy_logits(name: str, source_prefix: str, images: np.ndarray, **options: 
     fields = {f.name for f in dataclasses.fields(module.Options)}
     if "batch_size" in fields and getattr(module, "FIXED_BATCH", False):
         options = {**options, "batch_size": len(images)}  # placeholders fix the batch (seed001)
-    built = api.build(name, **options)
-    with built.graph.as_default():
-        saver = tf1.train.Saver(var_list=api.variables_read_by(built.logits))
+    with timing.phase("legacy_build"):
+        built = api.build(name, **options)
+        with built.graph.as_default():
+            saver = tf1.train.Saver(var_list=api.variables_read_by(built.logits))
     with tf1.Session(graph=built.graph) as session:
-        saver.restore(session, source_prefix)
-        return session.run(built.logits, built.feed(images, training=False))
+        with timing.phase("legacy_restore"):
+            saver.restore(session, source_prefix)
+        feed = built.feed(images, training=False)
+        with timing.phase("legacy_forward"):
+            return session.run(built.logits, feed)
 
 
 def verified_model(name, source_prefix, output, overrides, *, shown_as=None, legacy_logits_fn=None):
@@ -48,8 +52,11 @@ def verified_model(name, source_prefix, output, overrides, *, shown_as=None, leg
     legacy = (legacy_logits_fn or legacy_logits)(
         name, source_prefix, images, **legacy_options(name, overrides)
     )
-    model = tf2_port.load(name, output)
-    port = port_logits(model, model_map.to_port_inputs(images))
+    with timing.phase("port_load"):
+        model = tf2_port.load(name, output)
+    inputs = model_map.to_port_inputs(images)
+    with timing.phase("port_forward"):
+        port = port_logits(model, inputs)
     difference = float(np.max(np.abs(port - legacy)))
     if model_map.tolerance.exceeded(port, legacy):
         raise VerificationError(

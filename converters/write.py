@@ -14,7 +14,6 @@ source, the legacy graph's logits) come in a :class:`Hooks`.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 import tensorflow as tf
 
-from converters import fastpath, maps, verify
+from converters import fastcrc, fastpath, maps, timing, verify
 from converters.bundle import (
     InputError,
     Progress,
@@ -221,11 +220,8 @@ def _counters(reader: Reader, plan: maps.Plan) -> tuple[int | None, int]:
 def _skeleton(port: PortShapes, directory: str, step: int, hooks) -> fastpath.Layout:
     """The skeleton port saved into ``directory`` (its keys mapped); the full-size one never exists."""
     overrides = {**port.overrides, **maps.get(port.name).skeleton_overrides}
-    state = hooks.build_port(port.name, overrides)
-    layout = fastpath.skeleton_layout(state, directory, step, save_port)
-    del state
-    gc.collect()  # Keras layers hold reference cycles: free the skeleton's tensors now
-    return layout
+    state = hooks.build_port(port.name, overrides, unfilled=True)
+    return fastpath.skeleton_layout(state, directory, step, save_port)
 
 
 def _full_shape(slot: fastpath.Slot, port: PortShapes) -> tuple[int, ...]:
@@ -283,19 +279,27 @@ def _blame(reader: Reader, source: str | None, output: str, key: str, detail: st
 def _copy_parts(prefix, parts, header, reader, sources, log, shown_as) -> None:
     """Write the bundle ``prefix`` from ``parts``; every copied tensor is then read back.
 
-    TF's reader checks each tensor's stored crc32c, so a damaged source (the
-    materialising path's InputError, exit 3) is caught here too, before publishing.
+    Every copied tensor's crc32c is checked, so a damaged source (the
+    materialising path's InputError, exit 3) is caught here too, before
+    publishing: from the source bytes while they are copied (absl's crc32c,
+    converters/fastcrc.py), else by reading the written tensors back with TF's
+    reader, which checks each one's stored crc32c.
     """
     progress = Progress(sum(p.entry.size for p in parts if p.path), "converting", log)
+    checking = fastcrc.extender() is not None
     try:
-        fastpath.write_bundle(prefix, parts, header, progress.add)
+        fastpath.write_bundle(prefix, parts, header, progress.add, check=checking)
     except fastpath.ShortCopy as short:
         raise _blame(reader, sources.get(short.key), shown_as, short.key, "short source") from None
+    except fastpath.BadChecksum as bad:
+        raise _blame(reader, sources.get(bad.key), shown_as, bad.key, "crc32c mismatch") from None
     except FileNotFoundError as error:
         raise InputError(f"{error.filename}: cannot read ({error.strerror})") from None
-    bad = fastpath.unreadable_tensors(prefix, [p.key for p in parts if p.key in sources])
-    if bad is not None:
-        raise _blame(reader, sources[bad[0]], shown_as, *bad)
+    unchecked = [p for p in parts if p.key in sources and (fastpath.is_string(p) or not checking)]
+    if unchecked:
+        bad = fastpath.unreadable_tensors(prefix, [p.key for p in unchecked])
+        if bad is not None:
+            raise _blame(reader, sources[bad[0]], shown_as, *bad)
 
 
 def _check_structure(prefix, expected, name, shown_as) -> None:
@@ -311,44 +315,14 @@ def _write_fast(output, port, reader, plan, resolved, optimizer, force, log, ver
     """The streaming path (converters/fastpath.py); same files as :func:`_write_slow`."""
     source = hooks.fast_source(plan, resolved)
     iterations, step = _counters(reader, plan)
-    model_map = maps.for_overrides(maps.get(port.name), port.overrides)
     difference, model = None, None
     with atomic_directory(output, force=force) as temp:
-        layout = _skeleton(port, temp, step, hooks)
-        parts, generated, expected = _output_parts(layout, port, plan, source, iterations, step)
-        scratch = os.path.join(temp, ".scratch")
-        try:
-            small = fastpath.scratch_bundle(scratch, generated)
-            parts += [fastpath.copied(key, small, key) for key in sorted(generated)]
-            sources = {
-                p.key: a.source
-                for p in parts
-                for a in plan.assignments
-                if a.transform == "identity" and p.path and p.entry is source.entries[a.source]
-            }
-            _copy_parts(
-                layout.bundle.prefix, parts, layout.bundle.header, reader, sources, log, output
+        with timing.phase("write"):
+            stream = _Stream(port, plan, reader, source, hooks, log, output)
+            stream.write(temp, iterations, step)
+            _write_side_files(
+                temp, port.name, port.overrides, plan, resolved, optimizer, iterations
             )
-            kept = [
-                k
-                for k in sorted(plan.ignored)
-                if any(_fullmatch(r.tf1, k) for r in model_map.ignore)
-            ]
-            if kept:
-                _copy_parts(
-                    os.path.join(temp, IGNORED_PREFIX),
-                    [fastpath.copied(k, source, k) for k in kept],
-                    layout.bundle.header,
-                    reader,
-                    {k: k for k in kept},
-                    None,
-                    output,
-                )
-        finally:
-            fastpath.discard(scratch)
-        _write_side_files(temp, port.name, port.overrides, plan, resolved, optimizer, iterations)
-        # Cheap (the index alone), so it runs even when the logits check is skipped.
-        _check_structure(layout.bundle.prefix, expected, port.name, output)
         if verification:
             difference, model = verify.verified_model(
                 port.name,
@@ -359,6 +333,57 @@ def _write_fast(output, port, reader, plan, resolved, optimizer, force, log, ver
                 legacy_logits_fn=hooks.legacy_logits,
             )
     return iterations, difference, model
+
+
+@dataclasses.dataclass
+class _Stream:
+    """What the streaming path copies from (``source``) and reports against (``output``)."""
+
+    port: PortShapes
+    plan: maps.Plan
+    reader: Reader
+    source: fastpath.Bundle
+    hooks: Hooks
+    log: TextIO
+    output: str
+
+    def write(self, temp: str, iterations: int | None, step: int) -> None:
+        """The checkpoint and the ignored tensors' bundle into ``temp``, checked."""
+        layout = _skeleton(self.port, temp, step, self.hooks)
+        parts, generated, expected = _output_parts(
+            layout, self.port, self.plan, self.source, iterations, step
+        )
+        scratch = os.path.join(temp, ".scratch")
+        try:
+            small = fastpath.scratch_bundle(scratch, generated)
+            parts += [fastpath.copied(key, small, key) for key in sorted(generated)]
+            sources = {
+                p.key: a.source
+                for p in parts
+                for a in self.plan.assignments
+                if a.transform == "identity" and p.path and p.entry is self.source.entries[a.source]
+            }
+            self._copy(layout.bundle.prefix, parts, layout.bundle.header, sources, self.log)
+            self._keep_ignored(temp, layout.bundle.header)
+        finally:
+            fastpath.discard(scratch)
+        # Cheap (the index alone), so it runs even when the logits check is skipped.
+        _check_structure(layout.bundle.prefix, expected, self.port.name, self.output)
+
+    def _copy(self, prefix, parts, header, sources, log) -> None:
+        _copy_parts(prefix, parts, header, self.reader, sources, log, self.output)
+
+    def _keep_ignored(self, temp: str, header) -> None:
+        model_map = maps.for_overrides(maps.get(self.port.name), self.port.overrides)
+        kept = [
+            k
+            for k in sorted(self.plan.ignored)
+            if any(_fullmatch(r.tf1, k) for r in model_map.ignore)
+        ]
+        if kept:
+            prefix = os.path.join(temp, IGNORED_PREFIX)
+            parts = [fastpath.copied(k, self.source, k) for k in kept]
+            self._copy(prefix, parts, header, {k: k for k in kept}, None)
 
 
 def write_output(

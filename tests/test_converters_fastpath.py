@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from converters import ckpt_v1_to_v2, fastpath, maps, tablefile
+from converters import ckpt_v1_to_v2, fastpath, maps, tablefile, write
 from converters.bundle import EXIT_INPUT, Reader, resolve, write_name_based
 
 STEPS = {
@@ -234,8 +234,14 @@ def test_sharded_source_is_streamed_from_both_shards(sources, tmp_path, monkeypa
     assert_same_outputs(fast, slow)
 
 
-def test_flipped_byte_in_an_adam_slot_is_an_input_error(sources, tmp_path, capsys):
-    # Verification never reads Adam slots: the read-back crc32c check must catch it.
+@pytest.mark.parametrize("fast_crc", [True, False], ids=["crc-while-copying", "read-back"])
+def test_flipped_byte_in_an_adam_slot_is_an_input_error(
+    sources, tmp_path, capsys, monkeypatch, fast_crc
+):
+    # Verification never reads Adam slots: the crc32c check must catch it, whether it runs
+    # while copying (TF's crc32c found) or as a read-back through TF's reader.
+    if not fast_crc:
+        monkeypatch.setattr(write.fastcrc, "extender", lambda: None)
     directory = tmp_path / "flipped"
     os.makedirs(directory)
     source = resolve(sources("resnet_mnist")).prefix

@@ -413,16 +413,20 @@ def load(
     then ``overrides``. ``logits=True`` returns the pre-softmax outputs of every
     model: vgg16 and resnet_mnist_class end in a Softmax layer (the originals'
     probabilities), read before it; the others return logits either way.
+    The model is built without drawing initial values (every variable comes
+    from the checkpoint); one the checkpoint lacks is a
+    :class:`tf2_port.restore.MissingVariablesError` naming it.
     """
+    from tf2_port import restore
+
     prefix, directory = checkpoint_prefix(checkpoint)
     spec = registry.get(name)
     saved = read_run_config(directory)
     if saved is not None and saved["model"] != name:
         raise ValueError(f"{directory} holds a {saved['model']!r} checkpoint, not {name!r}")
     merged = {**(saved["overrides"] if saved else {}), **overrides}
-    model = spec.build_model(spec.config(**merged))
-    status = tf.train.Checkpoint(model=model).restore(prefix)
-    status.expect_partial().assert_existing_objects_matched()
+    model = restore.build_unfilled(spec.build_model, spec.config(**merged))
+    restore.restore_every_variable(model, prefix)
     last = model.layers[-1]
     if logits and isinstance(last, keras.layers.Softmax):
         # Same layers and weights, one layer shorter: the Softmax's input is the logits.
