@@ -67,13 +67,15 @@ def plan(
         "input_pipeline": 7,
         "runner_overhead": 5,
         "converter": 3,
+        "load": 5,
+        "bf16_accuracy": 1,  # reads the seed study's recorded runs: nothing to repeat
     }
     if max_rounds is not None:
         rounds = {case: min(count, max_rounds) for case, count in rounds.items()}
     jobs = []
     for case in cases:
         # A train step is warmed up even in a quick run: its first call traces the function.
-        warmup = 1 if case == "train_step" or not quick else 0
+        warmup = 1 if case == "train_step" or not (quick or case == "bf16_accuracy") else 0
         for model in models if case == "train_step" else [None]:
             # vgg16 at batch 32 and 224x224 takes ~20 s per train step on 2 cores.
             one = quick or model == "vgg16"
@@ -119,11 +121,14 @@ def _print_tail(log_path: Path, start: int) -> None:
 
 
 def machine_info() -> dict[str, object]:
-    """Cores, CPU, TF/Python versions and whether oneDNN custom ops are on."""
+    """Cores, CPU, its bfloat16 hardware, TF/Python versions and whether oneDNN custom ops are on."""
+    from tf2_port import precision  # no TensorFlow import
+
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     return {
         "cores": os.cpu_count(),
         "cpu": _cpu_model(),
+        "bfloat16": precision.bf16_hardware() or "none (bf16 cases skipped)",
         "python": platform.python_version(),
         "tensorflow": importlib.metadata.version("tensorflow"),
         "keras": importlib.metadata.version("keras"),

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.runner import compare, interleave, paired_ratios, round_sig, summarize, timed
+from bench.converter_cases import converter, load_restore, write_vgg16_checkpoint
+from bench.processes import run_process
+from bench.runner import Repeats, compare, interleave, round_sig, summarize, timed
 
 # Quiet TF's C++ banner lines; they are noise in the bench log, not information.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,14 +34,6 @@ TRAINABLE_MODELS = ("resnet_mnist", "cifar10_cnn", "vgg16", "resnet_mnist_class"
 FORWARD_BATCH = 8
 PIPELINE_BATCH = 128
 MATMUL_SIZE = 4096
-
-
-@dataclasses.dataclass(frozen=True)
-class Repeats:
-    """How many counted rounds follow how many warm-up rounds."""
-
-    rounds: int
-    warmup: int = 1
 
 
 # Steps per timed trial, so that one trial lasts long enough to time reliably
@@ -111,13 +104,13 @@ def _legacy_trainer(name: str, batches_count: int):
     return step, batches
 
 
-def _port_setup(name: str):
+def _port_setup(name: str, precision: str = "float32"):
     import tensorflow as tf
 
     from tf2_port import registry, train
 
     spec = registry.get(name)
-    config = spec.config(**spec.parity_overrides)
+    config = spec.config(**spec.parity_overrides, precision=precision)
     model = spec.build_model(config)
     optimizer = train.make_optimizer(config.learning_rate)
     optimizer.build(model.trainable_variables)
@@ -151,7 +144,7 @@ def port_steps_per_call(name: str) -> int:
     return min(train.RunSettings.steps_per_call, STEPS_PER_TRIAL[name])
 
 
-def _port_loop(name: str, legacy_batches):
+def _port_loop(name: str, legacy_batches, precision: str = "float32"):
     """(run ``count`` steps, steps per call): the port's training loop on the same batches.
 
     As ``tf2_port.train.train`` runs it: ``make_train_steps`` calls taking
@@ -163,7 +156,7 @@ def _port_loop(name: str, legacy_batches):
 
     from tf2_port import train
 
-    spec, config, model, optimizer, strategy = _port_setup(name)
+    spec, config, model, optimizer, strategy = _port_setup(name, precision)
     per_call = port_steps_per_call(name)
     images = np.stack([to_port_layout(name, images) for images, _ in legacy_batches])
     labels = np.stack([labels for _, labels in legacy_batches])
@@ -189,12 +182,32 @@ def _steps(step: Callable[[int], float], count: int) -> Callable[[], None]:
     return run
 
 
+def skipped_without_bf16(key: str) -> dict[str, dict[str, Any]]:
+    """``{key: skipped}``, for a machine without bfloat16 hardware.
+
+    Emulated bfloat16 is slower than float32: timing it would say nothing about
+    what the option buys, so no figure is reported.
+    """
+    from tf2_port import precision
+
+    reason = f"no bfloat16 hardware: this CPU reports none of {list(precision.BF16_CPU_FLAGS)}"
+    return {key: {"value": None, "details": {"skipped": reason}}}
+
+
+def _bf16_hardware() -> str | None:
+    """This machine's bfloat16 hardware (see tf2_port.precision.bf16_hardware), or None."""
+    from tf2_port import precision
+
+    return precision.bf16_hardware()
+
+
 def train_step_ratio(name: str, repeats: Repeats) -> dict[str, dict[str, Any]]:
     """port/legacy seconds per training step on the same batches, interleaved in one process.
 
-    Two port sides: its training loop (``steps_per_call`` steps per
-    ``tf.function`` call, the headline) and one ``make_train_step`` call per
-    step, as the legacy graph has one ``Session.run`` per step.
+    Three port sides: its training loop (``steps_per_call`` steps per
+    ``tf.function`` call, the headline), the same loop in mixed bfloat16 (where
+    the CPU has bfloat16 hardware), and one ``make_train_step`` call per step,
+    as the legacy graph has one ``Session.run`` per step.
     """
     legacy_step, batches = _legacy_trainer(name, batches_count=4)
     port_loop, per_call = _port_loop(name, batches)
@@ -203,6 +216,10 @@ def train_step_ratio(name: str, repeats: Repeats) -> dict[str, dict[str, Any]]:
         "port": timed(lambda: port_loop(per_trial)),
         "legacy": timed(_steps(legacy_step, per_trial)),
     }
+    hardware = _bf16_hardware()
+    if hardware:
+        bf16_loop, _ = _port_loop(name, batches, "mixed_bfloat16")
+        trials["port_bf16"] = timed(lambda: bf16_loop(per_trial))
     if per_call > 1:  # else the loop already calls once per step (vgg16's one-step trial)
         trials["port_one_call_per_step"] = timed(_steps(_port_trainer(name, batches), per_trial))
     samples = interleave(trials, rounds=repeats.rounds, warmup=repeats.warmup)
@@ -211,6 +228,15 @@ def train_step_ratio(name: str, repeats: Repeats) -> dict[str, dict[str, Any]]:
     loop = compare(per_step, "port", "legacy")
     loop.update(shared, steps_per_call=per_call)
     results = {f"train_step_ratio.{name}": {"value": loop["ratio"]["median"], "details": loop}}
+    if hardware:
+        bf16 = compare(per_step, "port_bf16", "legacy")
+        bf16.update(shared, steps_per_call=per_call, precision="mixed_bfloat16", hardware=hardware)
+        results[f"train_step_ratio_bf16.{name}"] = {
+            "value": bf16["ratio"]["median"],
+            "details": bf16,
+        }
+    else:
+        results.update(skipped_without_bf16(f"train_step_ratio_bf16.{name}"))
     if "port_one_call_per_step" in per_step:
         single = compare(per_step, "port_one_call_per_step", "legacy")
         single.update(shared, steps_per_call=1)
@@ -260,14 +286,14 @@ def _legacy_forward(batch_size: int):
     return lambda: session.run(predictions, {keep_prob: 1.0})
 
 
-def _port_forward(batch_size: int):
+def _port_forward(batch_size: int, precision: str = "float32"):
     """The port (parity config) on a batch of random images already held as a tensor."""
     import tensorflow as tf
 
     from tf2_port import registry
 
     spec = registry.get("vgg16")
-    config = spec.config(**spec.parity_overrides)
+    config = spec.config(**spec.parity_overrides, precision=precision)
     model = spec.build_model(config)
     images = tf.random.normal([batch_size, config.image_size, config.image_size, 3], stddev=0.1)
 
@@ -296,11 +322,11 @@ def vgg16_forward(repeats: Repeats) -> dict[str, Any]:
     legacy = _legacy_forward(FORWARD_BATCH)
     port, config = _port_forward(FORWARD_BATCH)
     matmul = _matmul(MATMUL_SIZE)
-    samples = interleave(
-        {"port": timed(port), "legacy": timed(legacy), "matmul": timed(matmul)},
-        rounds=repeats.rounds,
-        warmup=repeats.warmup,
-    )
+    trials = {"port": timed(port), "legacy": timed(legacy), "matmul": timed(matmul)}
+    hardware = _bf16_hardware()
+    if hardware:
+        trials["port_bf16"] = timed(_port_forward(FORWARD_BATCH, "mixed_bfloat16")[0])
+    samples = interleave(trials, rounds=repeats.rounds, warmup=repeats.warmup)
     flops = vgg16_forward_flops(config, FORWARD_BATCH)
     matmul_flops = 2 * MATMUL_SIZE**3
     fractions = {
@@ -320,13 +346,61 @@ def vgg16_forward(repeats: Repeats) -> dict[str, Any]:
         "matmul": f"float32 tf.matmul {MATMUL_SIZE}x{MATMUL_SIZE}",
         "matmul_gflops": matmul_gflops.to_json(),
     }
-    return {
+    results = {
         "vgg16_forward_ratio": {"value": forward["ratio"]["median"], "details": forward},
         "vgg16_fraction_of_matmul_flops": {
             "value": fraction["port"]["median"],
             "details": fraction,
         },
     }
+    if hardware:
+        bf16 = compare(samples, "port_bf16", "legacy")
+        bf16.update(batch_size=FORWARD_BATCH, unit="s/batch", hardware=hardware)
+        results["vgg16_forward_ratio_bf16"] = {"value": bf16["ratio"]["median"], "details": bf16}
+    else:
+        results.update(skipped_without_bf16("vgg16_forward_ratio_bf16"))
+    return results
+
+
+# ---- accuracy in bfloat16 --------------------------------------------------------------
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the repository when inside it (the reports are committed)."""
+    return os.path.relpath(path, ROOT) if Path(path).resolve().is_relative_to(ROOT) else str(path)
+
+
+def bf16_accuracy_delta(study_file: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Legacy float32 mean accuracy - port bfloat16 mean, in points, per trained model.
+
+    Read from the seed study (``python -m parity.seeds run --precision
+    mixed_bfloat16``): each side trained alone over the study's seeds, judged
+    by the equivalence criterion (TOST, margin 1 point). Training the runs
+    here would take an hour per model, so the figure comes from the recorded
+    runs; a model without runs is reported as skipped, never estimated.
+    """
+    from parity import seeds
+
+    results = {}
+    found = {r.model: r for r in seeds.study_results(str(study_file), precision="mixed_bfloat16")}
+    for model in seeds.TRAINED:
+        key = f"bf16_accuracy_delta.{model}"
+        tost = found.get(model)
+        if tost is None:
+            reason = f"no runs: fewer than 2 per side in {_shown(study_file)}"
+            results[key] = {"value": None, "details": {"skipped": reason}}
+            continue
+        details = {
+            "k_legacy_float32": tost.n_legacy,
+            "k_port_bf16": tost.n_port,
+            "legacy_mean": round_sig(tost.mean_legacy),
+            "port_bf16_mean": round_sig(tost.mean_port),
+            "ci90": [round_sig(tost.low), round_sig(tost.high)],
+            "tost_verdict": tost.verdict,
+            "study_file": _shown(study_file),
+        }
+        results[key] = {"value": round_sig(tost.difference), "details": details}
+    return results
 
 
 # ---- input pipelines -----------------------------------------------------------------
@@ -427,41 +501,6 @@ def input_pipeline_speedup(repeats: Repeats) -> dict[str, Any]:
     return {"value": details["ratio"]["median"], "details": details}
 
 
-# ---- subprocess measurements ---------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class ProcessRun:
-    """Wall time and peak resident set size of one finished child process."""
-
-    seconds: float
-    peak_rss_mb: float
-
-
-def run_process(command: list[str], cwd: str | os.PathLike[str] | None = None) -> ProcessRun:
-    """Run ``command`` to completion; its own wall time and peak RSS (``wait4``'s rusage)."""
-    # stderr goes to a file, not a pipe: a chatty child could fill a pipe and block.
-    with tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env()
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            stderr.seek(0)
-            tail = stderr.read().decode(errors="replace")[-3000:]
-            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
-    return ProcessRun(seconds, usage.ru_maxrss / 1024)  # Linux reports kilobytes
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def runner_overhead(repeats: Repeats, steps: int = 200) -> dict[str, Any]:
     """Whole wall time of the example under ``legacy_tf1.run`` over its hand-migrated copy."""
     from formats import sample
@@ -501,140 +540,18 @@ def runner_overhead(repeats: Repeats, steps: int = 200) -> dict[str, Any]:
     return {"value": details["ratio"]["median"], "details": details}
 
 
-# ---- the checkpoint converter --------------------------------------------------------
-
-
-def write_vgg16_checkpoint(prefix: str) -> None:
-    """The legacy vgg16 graph (defaults: batch 32, 224x224, conv4_3 2512) saved with Adam slots."""
-    from legacy_tf1 import api
-    from legacy_tf1.core import tf1
-
-    model = api.build("vgg16", seed=0)
-    with model.graph.as_default():
-        init = tf1.global_variables_initializer()
-        saver = tf1.train.Saver()
-    with tf1.Session(graph=model.graph) as session:
-        session.run(init)
-        saver.save(session, prefix)
-
-
-def _checkpoint_files(prefix: Path) -> list[Path]:
-    return sorted(p for p in prefix.parent.iterdir() if p.name.startswith(prefix.name + "."))
-
-
-def converter(repeats: Repeats) -> dict[str, Any]:
-    """converter_vs_cp, the converter's peak RSS against ``import tensorflow``'s, tf_import_s."""
-    work = Path(tempfile.mkdtemp(prefix="bench-converter-"))
-    try:
-        prefix = work / "source" / "model.ckpt"
-        prefix.parent.mkdir()
-        made = run_process(
-            [sys.executable, "-m", "bench.cases", "make-vgg16-checkpoint", "--output", str(prefix)]
-        )
-        files = _checkpoint_files(prefix)
-        size_mb = sum(f.stat().st_size for f in files) / 1e6
-        counter = iter(range(1_000_000))
-
-        def convert_once(*flags: str) -> ProcessRun:
-            output = work / f"converted-{next(counter)}"
-            command = [sys.executable, "-m", "converters.ckpt_v1_to_v2", str(prefix), *flags]
-            run = run_process([*command, "--model", "vgg16", "--output", str(output)])
-            shutil.rmtree(output, ignore_errors=True)
-            return run
-
-        def copy_once() -> ProcessRun:
-            target = work / "copy"
-            target.mkdir()
-            run = run_process(["cp", *map(str, files), str(target)])
-            shutil.rmtree(target)
-            return run
-
-        runs: dict[str, list[ProcessRun]] = {
-            "convert": [],
-            "convert_unverified": [],
-            "cp": [],
-            "python": [],
-            "import": [],
-        }
-        trials = {
-            "convert": convert_once,
-            "convert_unverified": lambda: convert_once("--no-verify"),
-            "cp": copy_once,
-            "python": lambda: run_process([sys.executable, "-c", "pass"]),
-            "import": lambda: run_process([sys.executable, "-c", "import tensorflow"]),
-        }
-
-        def recording(name):
-            def trial() -> float:
-                run = trials[name]()
-                runs[name].append(run)
-                return run.seconds
-
-            return trial
-
-        samples = interleave(
-            {name: recording(name) for name in trials},
-            rounds=repeats.rounds,
-            warmup=repeats.warmup,
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return _converter_results(samples, runs, size_mb, made, repeats)
-
-
-def _converter_results(samples, runs, size_mb, made, repeats) -> dict[str, Any]:
-    counted = {name: values[repeats.warmup :] for name, values in runs.items()}
-    # The conversion phase: the converter's wall time less a bare `import tensorflow`
-    # process (interpreter start-up included), paired round by round.
-    phase = [c - i for c, i in zip(samples["convert"], samples["import"], strict=True)]
-    speeds = paired_ratios(samples["cp"], phase)  # (MB/phase) / (MB/cp) = cp / phase
-    bare = [c - i for c, i in zip(samples["convert_unverified"], samples["import"], strict=True)]
-    bare_speeds = paired_ratios(samples["cp"], bare)
-    peak = summarize([r.peak_rss_mb for r in counted["convert"]])
-    baseline = summarize([r.peak_rss_mb for r in counted["import"]])
-    extra = peak.median - baseline.median
-    return {
-        "converter_vs_cp": {
-            "value": summarize(speeds).median,
-            "details": {
-                "ratio": summarize(speeds).to_json(),
-                "checkpoint_mb": round_sig(size_mb),
-                "checkpoint": "legacy vgg16 defaults (batch 32, 224, conv4_3 2512) + Adam slots",
-                "conversion_phase_s": summarize(phase).to_json(),
-                "converter_process_s": summarize(samples["convert"]).to_json(),
-                "cp_s": summarize(samples["cp"]).to_json(),
-                "conversion_mb_per_s": round_sig(size_mb / summarize(phase).median),
-                "cp_mb_per_s": round_sig(size_mb / summarize(samples["cp"]).median),
-                "checkpoint_write_s": round_sig(made.seconds),
-            },
-        },
-        "converter_vs_cp_unverified": {
-            "value": summarize(bare_speeds).median,
-            "details": {
-                "ratio": summarize(bare_speeds).to_json(),
-                "conversion_phase_s": summarize(bare).to_json(),
-                "flag": "--no-verify",
-            },
-        },
-        "converter_peak_rss_mb": {"value": round_sig(peak.median), "details": peak.to_json()},
-        "tf_baseline_rss_mb": {"value": round_sig(baseline.median), "details": baseline.to_json()},
-        "converter_extra_rss_over_checkpoint": {
-            "value": round_sig(extra / size_mb),
-            "details": {"extra_rss_mb": round_sig(extra), "checkpoint_mb": round_sig(size_mb)},
-        },
-        "tf_import_s": {
-            "value": summarize(samples["import"]).median,
-            "details": {
-                "python_c_import_tensorflow_s": summarize(samples["import"]).to_json(),
-                "python_c_pass_s": summarize(samples["python"]).to_json(),
-            },
-        },
-    }
-
-
 # ---- CLI -----------------------------------------------------------------------------
 
-CASES = ("train_step", "vgg16_forward", "input_pipeline", "runner_overhead", "converter")
+CASES = (
+    "train_step",
+    "vgg16_forward",
+    "input_pipeline",
+    "runner_overhead",
+    "converter",
+    "load",
+    "bf16_accuracy",
+)
+STUDY_FILE = ROOT / "docs" / "parity_seeds.jsonl"
 
 
 def run_case(case: str, repeats: Repeats, model: str | None = None) -> dict[str, Any]:
@@ -651,6 +568,10 @@ def run_case(case: str, repeats: Repeats, model: str | None = None) -> dict[str,
         return {"runner_overhead": runner_overhead(repeats)}
     if case == "converter":
         return converter(repeats)
+    if case == "load":
+        return load_restore(repeats)
+    if case == "bf16_accuracy":
+        return bf16_accuracy_delta(STUDY_FILE)
     raise ValueError(f"unknown case {case!r}; expected one of {list(CASES)}")
 
 

@@ -16,6 +16,14 @@ from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
+class Repeats:
+    """How many counted rounds follow how many warm-up rounds."""
+
+    rounds: int
+    warmup: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class Summary:
     """Median and quartiles of a sample (``n`` values)."""
 

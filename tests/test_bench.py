@@ -245,3 +245,27 @@ def test_pipeline_rate_times_batches_after_the_warm_up(side):
 
     measured = pipeline_rate(side, warm=1, batches=2)
     assert measured["images_per_s"] > 0 and measured["warm_s"] > 0
+
+
+def test_per_model_goal_needs_its_count_of_models():
+    four = {"a": 0.5, "b": 0.6, "c": 0.65, "d": 0.69, "e": 0.9}
+    three = {**four, "d": 0.71}
+    assert report.check_goals({"train_step_ratio_bf16": four})["train_step_ratio_bf16"]["met"]
+    assert not report.check_goals({"train_step_ratio_bf16": three})["train_step_ratio_bf16"]["met"]
+    # Goals without a count need every model.
+    assert not report.check_goals({"bf16_accuracy_delta": {"a": 0.2, "b": 1.2}})[
+        "bf16_accuracy_delta"
+    ]["met"]
+
+
+def test_skipped_figures_are_neither_met_nor_failed_and_say_why():
+    reason = "no bfloat16 hardware: this CPU reports none of ['avx512_bf16', 'amx_bf16']"
+    results = {
+        "vgg16_forward_ratio_bf16": {"value": None, "details": {"skipped": reason}},
+        "train_step_ratio_bf16.cifar10_cnn": {"value": None, "details": {"skipped": reason}},
+    }
+    document = report.assemble(results, {"command": "python -m bench"})
+    assert document["goals"]["vgg16_forward_ratio_bf16"]["met"] is None
+    assert document["goals"]["train_step_ratio_bf16"]["met"] is None
+    text = report.render_markdown(document)
+    assert "| skipped |" in text and reason in text and "not measured" in text
