@@ -134,6 +134,7 @@ RESNET_MNIST = ParitySpec(
     # agrees to 1.4e-5 (steps_synced).
     free_running_steps=3,
     option_map=OPTION_MAPS["resnet_mnist"],
+    port_only_options=PORT_ONLY_OPTIONS["resnet_mnist"],
 )
 
 CIFAR10_CNN = ParitySpec(
@@ -175,6 +176,7 @@ VGG16 = ParitySpec(
     fast_options={"image_size": 32, "num_classes": 10, "batch_size": 4},
     batch_size=4,
     option_map=OPTION_MAPS["vgg16"],
+    port_only_options=PORT_ONLY_OPTIONS["vgg16"],
 )
 
 RESNET_MNIST_CLASS = ParitySpec(
@@ -193,6 +195,7 @@ RESNET_MNIST_CLASS = ParitySpec(
         ("yo", "softmax"),
     ),
     option_map=OPTION_MAPS["resnet_mnist_class"],
+    port_only_options=PORT_ONLY_OPTIONS["resnet_mnist_class"],
 )
 
 # seed004: the port's TF1BatchNormalization runs tf.layers' own fused kernel (and its
