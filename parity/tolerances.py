@@ -17,10 +17,10 @@ from converters.options import OPTION_MAPS, PORT_ONLY_OPTIONS
 from converters.options import LegacyOnly as LegacyOnly
 from parity.compare import Tolerance
 
-# The checks of one model, in report order.
+# The checks of one model with an element-wise tolerance, in report order. forward_bf16
+# (after forward) is bounded by the bfloat16 rounding model of parity/bf16.py instead.
 CHECKS = (
     "forward",
-    "forward_bf16",
     "forward_training",
     "gradients_inference",
     "gradients_training",
